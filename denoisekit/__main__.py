@@ -1,0 +1,5 @@
+import sys
+
+from denoisekit.cli import main
+
+sys.exit(main())
