@@ -13,7 +13,6 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import quantize_to_bits
+from denoisekit.parallel import parallel_map
 from denoisekit.registry import MethodSpec, Progress, get_method
 from denoisekit.tiling import available_memory, tiled
 from denoisekit.validation import check_image, check_sigma
@@ -134,7 +134,7 @@ class DenoiseReport:
 
     def summary(self) -> str:
         if self.error:
-            return f"{self.input}: error: {self.error}"
+            return f"denoisekit: error: {self.error}"
         sigma = "-" if self.sigma is None else f"{self.sigma:.1f}" + (" (estimated)" if self.sigma_estimated else "")
         line = f"{self.input} -> {self.output}  method={self.method}  sigma={sigma}  {self.seconds:.2f}s"
         if self.psnr is not None:
@@ -178,6 +178,8 @@ def plan_outputs(inputs: list[Path], output: str | os.PathLike, overwrite: bool 
     else:
         targets = [output]
         io.image_format_for(output)
+        if not output.parent.is_dir():
+            raise InputError(f"{output}: cannot write: folder {output.parent} does not exist")
     if not overwrite:
         existing = next((t for t in targets if t.exists()), None)
         if existing:
@@ -226,15 +228,6 @@ def denoise_file(
         stored = quantize_to_bits(out, min(info.bit_depth, 16))
         report.psnr, report.ssim = psnr(clean, stored), ssim(clean, stored)
     return report
-
-
-def limit_threads(threads: int) -> None:
-    """Cap the threads of numerical libraries (for worker processes, or ``--threads``)."""
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _reference_for(source: Path, reference: str | os.PathLike | None) -> Path | None:
@@ -288,19 +281,16 @@ def denoise_files(
     jobs = [
         (s, t, {**options, "reference": _reference_for(s, reference)}) for s, t in zip(sources, targets, strict=False)
     ]
+    if len(jobs) == 1:  # a lone file's error is the command's error: raise it
+        reports = [denoise_file(jobs[0][0], jobs[0][1], **jobs[0][2])]
+        if on_report:
+            on_report(reports[0])
+        return reports
     reports = []
-    if workers > 1 and len(jobs) > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(threads,)) as pool:
-            for report in pool.map(_denoise_one, jobs):
-                reports.append(report)
-                if on_report:
-                    on_report(report)
-    else:
-        for job in jobs:
-            reports.append(_denoise_one(job))
-            if on_report:
-                on_report(reports[-1])
+    for report in parallel_map(_denoise_one, jobs, workers):
+        reports.append(report)
+        if on_report:
+            on_report(report)
     return reports
 
 

@@ -18,17 +18,17 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from denoisekit import io
-from denoisekit.api import IMAGE_SUFFIXES, denoise, limit_threads
+from denoisekit.api import IMAGE_SUFFIXES, denoise
 from denoisekit.errors import InputError
 from denoisekit.figures import centre_crop, side_by_side
 from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import benchmark_noise, quantize_to_bits
+from denoisekit.parallel import parallel_map
 from denoisekit.registry import Progress, get_method
 from denoisekit.validation import check_sigma
 
@@ -128,15 +128,8 @@ def run_benchmark(
     ]
     total = len(tasks)
     with log.open("a") as sink:
-        if workers > 1:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            with ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(threads,)) as pool:
-                results = pool.map(_run_one, tasks)
-                for step, record in enumerate(results, 1):
-                    _keep(record, records, sink, progress, step, total)
-        else:
-            for step, task in enumerate(tasks, 1):
-                _keep(_run_one(task), records, sink, progress, step, total)
+        for step, record in enumerate(parallel_map(_run_one, tasks, workers), 1):
+            _keep(record, records, sink, progress, step, total)
     wanted = [r for r in records if r["dataset"] in images and r["method"] in names and r["sigma"] in sigmas]
     write_results(wanted, out)
     for dataset in images:

@@ -20,6 +20,7 @@ from denoisekit.errors import Cancelled, InputError
 from denoisekit.estimate import ESTIMATORS, estimate_sigma
 from denoisekit.metrics import mse, psnr, ssim
 from denoisekit.noise import NOISE_MODELS, add_noise
+from denoisekit.parallel import limit_threads
 from denoisekit.registry import Progress, get_method, list_methods, resolve_alias
 
 
@@ -219,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threads is not None:
             if args.threads < 1:
                 raise InputError(f"--threads {args.threads}: must be at least 1")
-            api.limit_threads(args.threads)
+            limit_threads(args.threads)
         if getattr(args, "workers", 1) < 1:
             raise InputError(f"--workers {args.workers}: must be at least 1")
         return args.run(args)
