@@ -1,7 +1,9 @@
 """Benchmark harness: methods × noise levels × images, with the published protocol.
 
 Protocol: each clean 8-bit image gets N(0, sigma²) on the 0–255 scale, clipped and rounded to
-8 bits, with a seed derived from (dataset, image, sigma, seed) so reruns agree exactly.
+8 bits (``clipped``, what a real 8-bit file holds) or left as unclipped floats (``unclipped``,
+what the published DnCNN/BM3D tables used), with a seed derived from (dataset, image, sigma,
+seed) so reruns agree exactly.
 Methods are told the true sigma (non-blind, as in the published tables) unless ``blind``.
 The output is clipped and rounded to 8 bits, as a saved file would be, before PSNR and SSIM.
 
@@ -32,7 +34,8 @@ from denoisekit.parallel import parallel_map
 from denoisekit.registry import Progress, get_method
 from denoisekit.validation import check_sigma
 
-FIELDS = ("dataset", "image", "method", "sigma", "psnr", "ssim", "seconds", "height", "width", "channels")
+FIELDS = ("dataset", "image", "method", "sigma", "psnr", "ssim", "seconds", "height", "width", "channels", "protocol")
+PROTOCOLS = ("clipped", "unclipped")
 
 
 def image_seed(dataset: str, image: str, sigma: float, seed: int) -> int:
@@ -50,9 +53,9 @@ def _images(folder: Path) -> list[Path]:
 
 
 def _run_one(task: tuple) -> dict:
-    dataset, path, sigma, method, seed, blind, figure_dir = task
+    dataset, path, sigma, method, seed, blind, protocol, figure_dir = task
     clean, _ = io.read_image(path)
-    noisy = benchmark_noise(clean, sigma, image_seed(dataset, path.name, sigma, seed))
+    noisy = benchmark_noise(clean, sigma, image_seed(dataset, path.name, sigma, seed), clip=protocol == "clipped")
     start = time.perf_counter()
     out = denoise(noisy, method, None if blind else sigma)
     seconds = time.perf_counter() - start
@@ -74,6 +77,7 @@ def _run_one(task: tuple) -> dict:
         "height": height,
         "width": width,
         "channels": channels,
+        "protocol": protocol,
     }
 
 
@@ -89,6 +93,7 @@ def run_benchmark(
     *,
     seed: int = 0,
     blind: bool = False,
+    protocol: str = "clipped",
     workers: int = 1,
     progress: Progress | None = None,
 ) -> list[dict]:
@@ -98,6 +103,8 @@ def run_benchmark(
     (means per dataset, method and sigma) and ``figure_<dataset>_sigma<S>.png`` (centre crops
     of the first image: clean, noisy, each method) into ``out``. Returns all records.
     """
+    if protocol not in PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     folders = [Path(d) for d in data]
     images = {folder.name: _images(folder) for folder in folders}
     sigmas = [check_sigma(s) for s in sigmas]
@@ -109,6 +116,8 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    if any(r.get("protocol", "clipped") != protocol for r in records):
+        raise InputError(f"{out} holds results of another noise protocol; use a new --out folder")
     done = {_key(r) for r in records}
     tasks = [
         (
@@ -118,6 +127,7 @@ def run_benchmark(
             method,
             seed,
             blind,
+            protocol,
             out / "figures" / f"{dataset}_sigma{sigma:g}" if index == 0 else None,
         )
         for dataset, paths in images.items()

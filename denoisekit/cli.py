@@ -126,6 +126,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.out,
         seed=args.seed,
         blind=args.blind,
+        protocol=args.protocol,
         workers=args.workers,
         progress=update,
     )
@@ -202,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (reruns resume in it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blind", action="store_true", help="methods estimate sigma instead of being told")
+    p.add_argument(
+        "--protocol",
+        default="clipped",
+        choices=["clipped", "unclipped"],
+        help="clipped: noisy 8-bit files (default); unclipped: float noise, as the published tables",
+    )
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(run=cmd_bench)
 

@@ -55,3 +55,12 @@ def test_bad_arguments(dataset, tmp_path):
         run_benchmark([dataset], [25], ["magic"], tmp_path / "o")
     with pytest.raises(InputError, match="sigma"):
         run_benchmark([dataset], [0], ["mean"], tmp_path / "o")
+
+
+def test_unclipped_protocol_keeps_float_noise_and_is_not_mixed(dataset, tmp_path):
+    records = run_benchmark([dataset], [50], ["mean"], tmp_path / "u", protocol="unclipped")
+    assert {r["protocol"] for r in records} == {"unclipped"}
+    with pytest.raises(InputError, match="another noise protocol"):
+        run_benchmark([dataset], [50], ["mean"], tmp_path / "u")
+    with pytest.raises(InputError, match="unknown protocol"):
+        run_benchmark([dataset], [50], ["mean"], tmp_path / "v", protocol="dirty")

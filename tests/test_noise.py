@@ -24,6 +24,11 @@ def test_benchmark_protocol_is_clipped_and_8_bit(gray):
     assert np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-4)
 
 
+def test_unclipped_benchmark_noise_keeps_floats(gray):
+    noisy = benchmark_noise(np.zeros_like(gray), 50, seed=0, clip=False)
+    assert noisy.min() < -0.2 and not np.allclose(noisy * 255, np.round(noisy * 255))
+
+
 @pytest.mark.parametrize("model", list(NOISE_MODELS))
 def test_every_model_changes_the_image_and_stays_in_range(model, color):
     noisy = add_noise(color, model, seed=0)
