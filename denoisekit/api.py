@@ -216,14 +216,15 @@ def denoise_file(
         if clean.shape != image.shape:
             raise InputError(f"{reference}: reference is {clean.shape}, but {input} is {image.shape}")
     sigma = check_sigma(sigma)
-    estimated = sigma is None and get_method(method).uses_sigma
+    spec = get_method(method)
+    estimated = sigma is None and spec.uses_sigma
     if estimated:
         sigma = max(estimate_sigma(image), 0.5)
     start = time.perf_counter()
     out = denoise(image, method, sigma, tile=tile, overlap=overlap, device=device, progress=progress, **params)
     seconds = time.perf_counter() - start
     written = io.write_image(output, out, info, overwrite=overwrite)
-    report = DenoiseReport(Path(input), written, get_method(method).name, sigma, estimated, seconds)
+    report = DenoiseReport(Path(input), written, spec.name, sigma, estimated, seconds)
     if clean is not None:
         stored = quantize_to_bits(out, min(info.bit_depth, 16))
         report.psnr, report.ssim = psnr(clean, stored), ssim(clean, stored)

@@ -197,7 +197,7 @@ def _figure(folder: Path, methods: list[str], path: Path) -> None:
     if not (folder / "clean.npy").exists():
         return
     clean = np.load(folder / "clean.npy")
-    size = min(192, *clean.shape[:2])
+    size = min(128, *clean.shape[:2])
 
     def panel(name: str) -> tuple[str, np.ndarray]:
         image = np.load(folder / f"{name}.npy")

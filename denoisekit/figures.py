@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
 
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -23,7 +24,7 @@ def side_by_side(panels: Sequence[tuple[str, np.ndarray]], path: str | Path, col
     """Save images (``(H, W, C)`` in [0, 1]) in a grid, each titled, as a PNG."""
     rows = -(-len(panels) // columns)
     columns = min(columns, len(panels))
-    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, (title, image) in zip(axes.flat, panels, strict=False):
@@ -34,6 +35,8 @@ def side_by_side(panels: Sequence[tuple[str, np.ndarray]], path: str | Path, col
             axis.imshow(image, interpolation="nearest")
         axis.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=60)  # ~1 figure pixel per image pixel: small files, no resampling blur
     plt.close(figure)
+    # Matplotlib writes RGBA; the alpha plane is constant, so dropping it shrinks the file by a third.
+    Image.open(path).convert("RGB").save(path, optimize=True)
     return Path(path)
