@@ -28,6 +28,7 @@ from denoisekit.parallel import parallel_map
 from denoisekit.registry import MethodSpec, Progress, get_method
 from denoisekit.tiling import available_memory, tiled
 from denoisekit.validation import check_image, check_sigma
+from denoisekit.zeroshot.history import RunHistory
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEVICES = ("auto", "cpu", "cuda")
@@ -56,6 +57,20 @@ def _usable(spec: MethodSpec, channels: int) -> None:
         raise InputError(f"method {spec.name!r} does not handle {channels}-channel images")
 
 
+def resolve_method(method: str, weights: str | os.PathLike | None = None) -> MethodSpec:
+    """The spec for ``method``; with a weights file and no explicit method, the file's model."""
+    if weights is None:
+        return get_method(method)
+    from denoisekit.models.weights import read_header
+
+    if method == "default":
+        method = read_header(weights)["model"]
+    spec = get_method(method)
+    if not spec.uses_weights:
+        raise InputError(f"method {spec.name!r} takes no weights file")
+    return spec
+
+
 def _auto_tile(spec: MethodSpec, image: np.ndarray) -> int | None:
     """A tile side that fits in half the free memory, or None when the whole image fits."""
     budget = available_memory() / 2
@@ -63,6 +78,19 @@ def _auto_tile(spec: MethodSpec, image: np.ndarray) -> int | None:
     if image.shape[0] * image.shape[1] * per_pixel <= budget:
         return None
     return max(256, int((budget / per_pixel) ** 0.5) // 64 * 64)
+
+
+def _fit_extras(
+    spec: MethodSpec, image: np.ndarray, reference: np.ndarray | None, history: RunHistory | None
+) -> dict[str, Any]:
+    """``reference=`` and ``history=`` for the methods that take them (whole images only, never tiles)."""
+    if not spec.uses_reference:
+        return {}
+    if reference is not None:
+        reference = check_image(reference, "reference")
+        if reference.shape != image.shape:
+            raise InputError(f"reference is {reference.shape}, but the image is {image.shape}")
+    return {"reference": reference, "history": history}
 
 
 def denoise(
@@ -73,7 +101,10 @@ def denoise(
     tile: int | None = None,
     overlap: int = 32,
     device: str = "auto",
+    weights: str | os.PathLike | None = None,
     progress: Progress | None = None,
+    reference: np.ndarray | None = None,
+    history: RunHistory | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Denoise one image with a registered method.
@@ -91,8 +122,16 @@ def denoise(
         seams. Chosen automatically when the image would not fit in memory.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for methods that run networks.
+    weights : path, optional
+        A weights file written by ``denoisekit train``; with ``method="default"`` the file's
+        model is used. Networks without it use their shipped weights.
     progress : callable, optional
         ``progress(step, total, metrics) -> bool``; returning False cancels.
+    reference : ndarray, optional
+        The clean image, for methods whose spec has ``uses_reference`` (zero-shot fits log PSNR
+        per iteration: oracle mode); other methods ignore it.
+    history : RunHistory, optional
+        Filled by methods with ``uses_reference`` (per-iteration record, for figures).
     **params
         The method's own parameters (see its spec).
 
@@ -102,11 +141,13 @@ def denoise(
         float32 ``(H, W, C)`` in [0, 1].
     """
     image = check_image(image)
-    spec = get_method(method)
+    spec = resolve_method(method, weights)
     _usable(spec, image.shape[2])
     params = spec.check_params(params)
     if spec.uses_device:
         params["device"] = resolve_device(device)
+    if spec.uses_weights:
+        params["weights"] = weights
     sigma = check_sigma(sigma)
     if spec.uses_sigma and sigma is None:
         sigma = max(estimate_sigma(image), 0.5)
@@ -114,7 +155,7 @@ def denoise(
     if tile:
         out = tiled(lambda piece: spec.function(piece, sigma, **params), image, tile, overlap, progress)
     else:
-        out = spec.function(image, sigma, progress=progress, **params)
+        out = spec.function(image, sigma, progress=progress, **params, **_fit_extras(spec, image, reference, history))
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
@@ -131,6 +172,8 @@ class DenoiseReport:
     psnr: float | None = None
     ssim: float | None = None
     error: str | None = None
+    #: More lines for the summary (a zero-shot fit's stopping and oracle record).
+    detail: str | None = None
 
     def summary(self) -> str:
         if self.error:
@@ -139,6 +182,8 @@ class DenoiseReport:
         line = f"{self.input} -> {self.output}  method={self.method}  sigma={sigma}  {self.seconds:.2f}s"
         if self.psnr is not None:
             line += f"  PSNR={self.psnr:.2f} dB  SSIM={self.ssim:.4f}"
+        if self.detail:
+            line += "\n  " + self.detail.replace("\n", "\n  ")
         return line
 
 
@@ -201,13 +246,18 @@ def denoise_file(
     tile: int | None = None,
     overlap: int = 32,
     device: str = "auto",
+    weights: str | os.PathLike | None = None,
     progress: Progress | None = None,
+    figures: str | os.PathLike | None = None,
     **params: Any,
 ) -> DenoiseReport:
     """Read ``input``, denoise it and write ``output`` in the input's format and bit depth.
 
     Alpha, ICC profile and bit depth are carried through. With ``reference`` (a clean image of
-    the same size) the report holds PSNR and SSIM of the output as written to the file.
+    the same size) the report holds PSNR and SSIM of the output as written to the file, and
+    zero-shot methods run in oracle mode (PSNR per iteration). With ``figures`` (a folder),
+    spectra and crops, and the fit's curves for zero-shot methods, are saved there as
+    ``<input stem>_*.png``.
     """
     image, info = io.read_image(input)
     clean = None
@@ -216,18 +266,37 @@ def denoise_file(
         if clean.shape != image.shape:
             raise InputError(f"{reference}: reference is {clean.shape}, but {input} is {image.shape}")
     sigma = check_sigma(sigma)
-    spec = get_method(method)
+    spec = resolve_method(method, weights)
     estimated = sigma is None and spec.uses_sigma
     if estimated:
         sigma = max(estimate_sigma(image), 0.5)
     start = time.perf_counter()
-    out = denoise(image, method, sigma, tile=tile, overlap=overlap, device=device, progress=progress, **params)
+    history = RunHistory() if spec.uses_reference else None
+    out = denoise(
+        image,
+        spec.name,
+        sigma,
+        tile=tile,
+        overlap=overlap,
+        device=device,
+        weights=weights,
+        progress=progress,
+        reference=clean,
+        history=history,
+        **params,
+    )
     seconds = time.perf_counter() - start
     written = io.write_image(output, out, info, overwrite=overwrite)
     report = DenoiseReport(Path(input), written, spec.name, sigma, estimated, seconds)
     if clean is not None:
         stored = quantize_to_bits(out, min(info.bit_depth, 16))
         report.psnr, report.ssim = psnr(clean, stored), ssim(clean, stored)
+    if history is not None and history.fits:
+        report.detail = history.summary()
+    if figures is not None:
+        from denoisekit.figures import zero_shot_figures  # matplotlib only when figures are asked for
+
+        zero_shot_figures(figures, Path(input).stem, image, out, clean, history)
     return report
 
 
@@ -268,8 +337,11 @@ def denoise_files(
     """
     sources = expand_inputs(inputs)
     targets = plan_outputs(sources, output, overwrite)
-    spec = get_method(method)
-    spec.check_params({k: v for k, v in options.items() if k not in ("reference", "tile", "overlap", "device")})
+    spec = resolve_method(method, options.get("weights"))
+    not_params = ("reference", "tile", "overlap", "device", "weights", "figures", "progress")
+    spec.check_params({k: v for k, v in options.items() if k not in not_params})
+    if options.get("figures") is not None and Path(options["figures"]).is_file():
+        raise InputError(f"{options['figures']}: figures go in a folder, but this is a file")
     check_sigma(sigma)
     if options.get("device", "auto") != "auto":
         resolve_device(options["device"])  # a GPU asked for and missing fails before any work

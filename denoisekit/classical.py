@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
 
-from denoisekit.registry import Param, Progress, register_alias, register_method
+from denoisekit.registry import Param, Progress, register_method
 
 # sigma (0–255 scale) -> best parameter on Train400 validation crops (benchmarks/tune_classical.py).
 _SIGMAS = (5.0, 15.0, 25.0, 50.0)
@@ -201,6 +201,3 @@ def bm3d_filter(
         out = bm3d.bm3d(image[:, :, 0], noise, profile=profile)
     return np.asarray(out, dtype=np.float32).reshape(image.shape)
 
-
-# The best fast classical method, until a trained model takes over.
-register_alias("default", "nlm")

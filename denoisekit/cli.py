@@ -57,7 +57,7 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    method = get_method(args.method)
+    method = api.resolve_method(args.method, args.weights)
     sources = api.expand_inputs(args.inputs)
     show_bar = len(sources) > 1
     bar = tqdm(total=len(sources), unit="image", file=sys.stderr, disable=not (show_bar and sys.stderr.isatty()))
@@ -66,6 +66,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         (sys.stderr if result.error else sys.stdout).write(result.summary() + "\n")
         bar.update(1)
 
+    params = _params(args.param)
+    if args.iterations is not None:
+        params["iterations"] = args.iterations
+    # One file: a bar per iteration of long fits (a batch shows a bar per image instead).
+    fit_progress, fit_bar = progress_bar(method.name) if len(sources) == 1 else (None, None)
     reports = api.denoise_files(
         sources,
         args.output,
@@ -77,10 +82,15 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         tile=args.tile,
         overlap=args.overlap,
         device=args.device,
+        weights=args.weights,
         on_report=report,
-        **_params(args.param),
+        figures=args.figures,
+        progress=fit_progress,
+        **params,
     )
     bar.close()
+    if fit_bar is not None:
+        fit_bar.close()
     failed = [r for r in reports if r.error]
     if failed:
         print(f"denoisekit: error: {len(failed)} of {len(reports)} images failed", file=sys.stderr)
@@ -128,11 +138,83 @@ def cmd_bench(args: argparse.Namespace) -> int:
         blind=args.blind,
         protocol=args.protocol,
         workers=args.workers,
+        limit=args.limit,
         progress=update,
     )
     bar.close()
     print(mean_table(records))
     print(f"results: {Path(args.out) / 'results.json'}")
+    return 0
+
+
+def _config_value(text: str) -> object:
+    """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, ``32,64`` → [32, 64], anything else a string."""
+    if "," in text:
+        return [_config_value(part) for part in text.split(",") if part]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from denoisekit.training.recipes import train
+
+    model_config = {name: _config_value(value) for name, value in _params(args.model_config).items()}
+    levels = {k: getattr(args, k) for k in ("peak", "amount") if getattr(args, k) is not None}
+    bar = tqdm(desc="train", unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
+    last_val = [None]
+
+    def progress(step: int, total: int, metrics: dict) -> bool:
+        bar.total, bar.n = total, step
+        bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+        bar.refresh()
+        if bar.disable and metrics.get("val_psnr") != last_val[0]:  # no terminal: a line per validation
+            last_val[0] = metrics.get("val_psnr")
+            print(f"step {step}/{total}  loss {metrics['loss']:.5g}  val PSNR {last_val[0]:.2f} dB", file=sys.stderr)
+        return True
+
+    result = train(
+        args.data,
+        args.out,
+        method=args.method,
+        model=args.model,
+        model_config=model_config,
+        clean_pairs=args.clean_pairs,
+        sigma=args.sigma,
+        noise=args.noise,
+        noise_levels=levels,
+        loss=args.loss,
+        val=args.val,
+        val_split=args.val_split,
+        val_sigma=args.val_sigma,
+        device=api.resolve_device(args.device),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=progress,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        lbfgs_steps=args.lbfgs_steps,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        seed=args.seed,
+        val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+    bar.close()
+    best = "" if result.best_psnr is None else f"  best val PSNR {result.best_psnr:.2f} dB at step {result.best_step}"
+    print(f"{result.weights}  step {result.step}  {result.seconds / 60:.1f} min{best}")
+    if result.interrupted:
+        print(f"denoisekit: stopped at step {result.step}; checkpoint saved; continue with --resume", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -150,6 +232,19 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     print(api.sample_image(args.name))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from denoisekit.web import WebConfig, serve  # the server's packages load only for this command
+
+    config = WebConfig(
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=args.max_pixels,
+        result_ttl=args.result_ttl,
+        max_jobs=args.max_jobs,
+    )
+    serve(args.host, args.port, config)
     return 0
 
 
@@ -171,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="images processed in parallel (default: %(default)s)")
     p.add_argument("--reference", help="clean image (or folder of them, same names) to report PSNR/SSIM")
+    p.add_argument("--weights", metavar="FILE", help="weights written by 'denoisekit train' (default: shipped ones)")
+    p.add_argument("--iterations", type=int, metavar="N", help="iteration budget of a zero-shot fit (-p iterations=N)")
+    p.add_argument("--figures", metavar="DIR", help="save spectra, crops and a zero-shot fit's curves in DIR")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(run=cmd_denoise)
 
@@ -210,7 +308,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="clipped: noisy 8-bit files (default); unclipped: float noise, as the published tables",
     )
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--limit", type=int, help="only the first N images of each folder (timing runs)")
     p.set_defaults(run=cmd_bench)
+
+    p = commands.add_parser("train", help="train a denoising network (checkpoints, resume, validation)")
+    p.add_argument("--method", default="supervised", help="training method (default: %(default)s)")
+    p.add_argument("--model", default="unet", help="a model name (default: %(default)s)")
+    p.add_argument("--model-config", action="append", default=[], metavar="NAME=VALUE", help="a model keyword")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of images, one image, or MNIST idx file")
+    p.add_argument("--clean-pairs", metavar="DIR", help="clean images named as the noisy ones in --data")
+    p.add_argument("--sigma", default="25", help="noise level, fixed (25) or a range for blind models (0-55)")
+    p.add_argument("--noise", default="gaussian", choices=list(NOISE_MODELS), help="synthetic noise model")
+    p.add_argument("--peak", type=float, help="Poisson photons for a white pixel")
+    p.add_argument("--amount", type=float, help="salt-and-pepper fraction of pixels")
+    p.add_argument("--loss", default="mse", choices=["mse", "l1"])
+    p.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--patch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "nesterov", "adam", "lbfgs", "hybrid"])
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--lbfgs-steps", type=int, default=10, help="hybrid: L-BFGS steps before momentum")
+    p.add_argument("--schedule", default="cosine", choices=["constant", "cosine", "step"])
+    p.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val", metavar="DIR", help="validation images (default: hold out --val-split of --data)")
+    p.add_argument("--val-split", type=int, default=8, help="images held out for validation (0: none)")
+    p.add_argument("--val-sigma", type=float, help="validation noise level (default: middle of --sigma)")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint up to --steps")
+    p.add_argument("--overwrite", action="store_true", help="start afresh over existing OUT")
+    p.add_argument("--out", required=True, metavar="WEIGHTS", help="weights file to write (.pt)")
+    p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("methods", help="list the denoising methods and their parameters")
     p.set_defaults(run=cmd_methods)
@@ -218,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("sample", help="print the path of a sample image shipped by scikit-image")
     p.add_argument("name", help="for example camera, astronaut, coffee")
     p.set_defaults(run=cmd_sample)
+
+    p = commands.add_parser("serve", help="serve the web page and its JSON API")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=100, help="largest request, MiB (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=25_000_000, help="largest image (default: %(default)s)")
+    p.add_argument("--result-ttl", type=float, default=1800, help="seconds results are kept (default: %(default)s)")
+    p.add_argument("--max-jobs", type=int, default=4, help="long jobs queued or running (default: %(default)s)")
+    p.set_defaults(run=cmd_serve)
     return parser
 
 

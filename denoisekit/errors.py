@@ -9,5 +9,9 @@ class InputError(ValueError):
     """
 
 
+class ImageTooLarge(InputError):
+    """An image over the pixel limit (a decompression-bomb guard), so servers can answer 413."""
+
+
 class Cancelled(Exception):
     """Long work stopped because its progress callback returned False."""

@@ -17,6 +17,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import png
@@ -24,7 +25,7 @@ import tifffile
 from PIL import Image
 from tifffile import PHOTOMETRIC, SAMPLEFORMAT
 
-from denoisekit.errors import InputError
+from denoisekit.errors import ImageTooLarge, InputError
 from denoisekit.validation import check_image
 
 DEFAULT_MAX_PIXELS: int = 200_000_000
@@ -118,20 +119,55 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     ((480, 640, 3), 16)
     """
     path = Path(path)
-    head = _read_head(path)
+    return _decode(path, _read_head(path), str(path), max_pixels)
+
+
+def decode_image(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image"
+) -> tuple[np.ndarray, ImageInfo]:
+    """Decode the bytes of an image file (an upload, say) exactly as :func:`read_image` reads a file.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content; its format is recognised from it.
+    max_pixels : int
+        Refuse images whose header claims more pixels (decompression-bomb guard).
+    name : str
+        What error messages call the image.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        float32 ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1].
+    info : ImageInfo
+        Format, bit depth, alpha plane and ICC profile, for :func:`encode_image`.
+
+    Raises
+    ------
+    InputError
+        Empty, unreadable, corrupt, truncated, too large (:class:`ImageTooLarge`) or unsupported.
+    """
+    if not data:
+        raise InputError(f"{name}: file is empty")
+    return _decode(bytes(data), bytes(data[:32]), name, max_pixels)
+
+
+def _decode(source: Path | bytes, head: bytes, label: str, max_pixels: int) -> tuple[np.ndarray, ImageInfo]:
+    """Samples of a file or of its bytes, as :func:`read_image` returns them; ``label`` names it in errors."""
     fmt = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
     if fmt is None:
-        raise InputError(f"{path}: not an image file (expected PNG, JPEG, TIFF or BMP content)")
+        raise InputError(f"{label}: not an image file (expected PNG, JPEG, TIFF or BMP content)")
     try:
         if fmt == "TIFF":
-            samples, icc = _read_tiff(path, max_pixels)
+            samples, icc = _read_tiff(source, label, max_pixels)
         else:
-            samples, icc = _read_pillow(path, fmt, max_pixels, head)
+            samples, icc = _read_pillow(source, label, fmt, max_pixels, head)
     except (InputError, MemoryError):
         raise
     except Exception as exc:  # decoders raise many types for broken files; all mean the same to the user
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(f"{path}: cannot decode {fmt} file, corrupt or truncated ({detail})") from exc
+        raise InputError(f"{label}: cannot decode {fmt} file, corrupt or truncated ({detail})") from exc
     depth = 16 if samples.dtype == np.uint16 else 8
     colour = 1 if samples.shape[2] <= 2 else 3
     alpha = samples[:, :, colour].copy() if samples.shape[2] > colour else None
@@ -180,18 +216,9 @@ def write_image(
     """
     path = Path(path)
     fmt = image_format_for(path)
-    if bit_depth is None:
-        bit_depth = info.bit_depth if info is not None and fmt in _DEEP_FORMATS else 8
-    if bit_depth not in ((8, 16) if fmt in _DEEP_FORMATS else (8,)):
-        raise InputError(f"{path}: {fmt} files cannot be written with {bit_depth}-bit samples")
-    pixels = check_image(image)
+    data = _samples(image, info, fmt, bit_depth, str(path))
     if path.exists() and not overwrite:
         raise InputError(f"{path}: output exists; pass --overwrite to replace it")
-    dtype = np.uint16 if bit_depth == 16 else np.uint8
-    data = np.rint(np.clip(pixels, 0.0, 1.0) * (2**bit_depth - 1)).astype(dtype)
-    alpha = _alpha_for(info, data.shape[:2], dtype) if fmt in _DEEP_FORMATS else None
-    if alpha is not None:
-        data = np.dstack([data, alpha])
     icc = info.icc_profile if info is not None else None
     # A hidden temporary name in the same folder makes os.replace atomic; open(..., "x") also
     # gives it the usual umask permissions, which tempfile.mkstemp would not.
@@ -213,6 +240,60 @@ def write_image(
     return path
 
 
+def encode_image(
+    image: np.ndarray, info: ImageInfo | None = None, *, format: str | None = None, bit_depth: int | None = None
+) -> bytes:
+    """The bytes of the file :func:`write_image` would write, without touching the file system.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)``, float in [0, 1] (or uint8/uint16).
+    info : ImageInfo, optional
+        From :func:`read_image` or :func:`decode_image`: format, bit depth, alpha and ICC profile.
+    format : str, optional
+        ``"PNG"``, ``"JPEG"``, ``"TIFF"`` or ``"BMP"``; default ``info.format``, else PNG.
+    bit_depth : int, optional
+        8 or 16 (PNG and TIFF only); default as :func:`write_image` chooses.
+
+    Returns
+    -------
+    bytes
+        The encoded file.
+
+    Examples
+    --------
+    >>> image, info = read_image("scan.tif")
+    >>> encode_image(image, info)[:4]
+    b'II*\\x00'
+    """
+    fmt = (format or (info.format if info is not None else "PNG")).upper()
+    if fmt not in _EXTENSIONS.values():
+        raise InputError(f"unknown image format {fmt!r}; use one of {', '.join(sorted(set(_EXTENSIONS.values())))}")
+    data = _samples(image, info, fmt, bit_depth, "image")
+    buffer = io.BytesIO()
+    _encode(buffer, data, fmt, info.icc_profile if info is not None else None)
+    return buffer.getvalue()
+
+
+def _samples(image: np.ndarray, info: ImageInfo | None, fmt: str, bit_depth: int | None, label: str) -> np.ndarray:
+    """Integer samples ``(H, W, S)`` to encode as ``fmt``, alpha reattached where the format keeps it."""
+    if bit_depth is None:
+        bit_depth = info.bit_depth if info is not None and fmt in _DEEP_FORMATS else 8
+    if bit_depth not in ((8, 16) if fmt in _DEEP_FORMATS else (8,)):
+        raise InputError(f"{label}: {fmt} files cannot be written with {bit_depth}-bit samples")
+    pixels = check_image(image)
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    data = np.rint(np.clip(pixels, 0.0, 1.0) * (2**bit_depth - 1)).astype(dtype)
+    alpha = _alpha_for(info, data.shape[:2], dtype) if fmt in _DEEP_FORMATS else None
+    return data if alpha is None else np.dstack([data, alpha])
+
+
+def _open(source: Path | bytes) -> BinaryIO:
+    """A binary file object over a file or over bytes already in memory."""
+    return open(source, "rb") if isinstance(source, Path) else io.BytesIO(source)
+
+
 def _read_head(path: Path) -> bytes:
     """The first bytes of ``path``, after the checks that give the clearest messages."""
     if path.is_dir():
@@ -229,59 +310,62 @@ def _read_head(path: Path) -> bytes:
     return head
 
 
-def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
+def _check_pixels(label: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise InputError(
-            f"{path}: image is {width}x{height} = {width * height:,} pixels, over the limit of "
+        raise ImageTooLarge(
+            f"{label}: image is {width}x{height} = {width * height:,} pixels, over the limit of "
             f"{max_pixels:,} (raise max_pixels only if you trust this file)"
         )
 
 
-def _read_pillow(path: Path, fmt: str, max_pixels: int, head: bytes) -> tuple[np.ndarray, bytes | None]:
+def _read_pillow(
+    source: Path | bytes, label: str, fmt: str, max_pixels: int, head: bytes
+) -> tuple[np.ndarray, bytes | None]:
     """Samples ``(H, W, S)`` (uint8 or uint16) and ICC profile of a file Pillow can decode."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels rules instead
-            im = Image.open(path, formats=[fmt])  # reads the header only
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"{path}: image is too large to decode safely ({exc})") from None
-    with im:
-        _check_pixels(path, im.width, im.height, max_pixels)
-        # A CMYK profile would mislabel the RGB pixels we make from it.
-        icc = None if im.mode == "CMYK" else im.info.get("icc_profile")
-        if fmt == "PNG" and head[24] == 16 and head[25] != 0:  # IHDR: 16-bit, not plain gray
-            with open(path, "rb") as file:
+    with _open(source) as file:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels rules instead
+                im = Image.open(file, formats=[fmt])  # reads the header only
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(f"{label}: image is too large to decode safely ({exc})") from None
+        with im:
+            _check_pixels(label, im.width, im.height, max_pixels)
+            # A CMYK profile would mislabel the RGB pixels we make from it.
+            icc = None if im.mode == "CMYK" else im.info.get("icc_profile")
+            if fmt == "PNG" and head[24] == 16 and head[25] != 0:  # IHDR: 16-bit, not plain gray
+                file.seek(0)
                 width, height, flat, meta = png.Reader(file=file).read_flat()
-            return np.frombuffer(flat, np.uint16).reshape(height, width, meta["planes"]), icc
-        im.load()  # decode everything now, so a truncated file fails here
-        if im.mode in _CONVERT:
-            im = im.convert(_CONVERT[im.mode] or ("RGBA" if "transparency" in im.info else "RGB"))
-        if im.mode not in _KEEP:
-            raise InputError(f"{path}: unsupported {fmt} pixel mode {im.mode}")
-        dtype = np.uint16 if im.mode.startswith("I;16") else np.uint8  # I;16B is big-endian
-        return np.asarray(im).astype(dtype, copy=False).reshape(im.height, im.width, -1), icc
+                return np.frombuffer(flat, np.uint16).reshape(height, width, meta["planes"]), icc
+            im.load()  # decode everything now, so a truncated file fails here
+            if im.mode in _CONVERT:
+                im = im.convert(_CONVERT[im.mode] or ("RGBA" if "transparency" in im.info else "RGB"))
+            if im.mode not in _KEEP:
+                raise InputError(f"{label}: unsupported {fmt} pixel mode {im.mode}")
+            dtype = np.uint16 if im.mode.startswith("I;16") else np.uint8  # I;16B is big-endian
+            return np.asarray(im).astype(dtype, copy=False).reshape(im.height, im.width, -1), icc
 
 
-def _read_tiff(path: Path, max_pixels: int) -> tuple[np.ndarray, bytes | None]:
+def _read_tiff(source: Path | bytes, label: str, max_pixels: int) -> tuple[np.ndarray, bytes | None]:
     """Samples ``(H, W, S)`` and ICC profile of a single-image gray/RGB(A) 1/8/16-bit TIFF."""
-    with tifffile.TiffFile(path) as tif:
+    with _open(source) as file, tifffile.TiffFile(file) as tif:
         if len(tif.pages) > 1:
-            raise InputError(f"{path}: TIFF has {len(tif.pages)} pages; only single images are supported")
+            raise InputError(f"{label}: TIFF has {len(tif.pages)} pages; only single images are supported")
         page = tif.pages[0]
-        _check_pixels(path, page.imagewidth, page.imagelength, max_pixels)
+        _check_pixels(label, page.imagewidth, page.imagelength, max_pixels)
         depth, samples = page.bitspersample, page.samplesperpixel
         if page.sampleformat != SAMPLEFORMAT.UINT or depth not in (1, 8, 16):
             raise InputError(
-                f"{path}: TIFF samples are {depth}-bit {SAMPLEFORMAT(page.sampleformat).name.lower()}; "
+                f"{label}: TIFF samples are {depth}-bit {SAMPLEFORMAT(page.sampleformat).name.lower()}; "
                 "only 8- or 16-bit unsigned integers are supported"
             )
         colour = _TIFF_COLOURS.get(page.photometric)
         if colour is None:
             name = PHOTOMETRIC(page.photometric).name
-            raise InputError(f"{path}: TIFF colour space {name} is not supported; use gray or RGB")
+            raise InputError(f"{label}: TIFF colour space {name} is not supported; use gray or RGB")
         if samples - colour not in (0, 1) or page.axes not in ("YX", "YXS", "SYX"):
             raise InputError(
-                f"{path}: TIFF has {samples} samples per pixel (axes {page.axes}); "
+                f"{label}: TIFF has {samples} samples per pixel (axes {page.axes}); "
                 "expected gray, gray+alpha, RGB or RGBA"
             )
         icc = page.tags.valueof(34675)  # InterColorProfile
@@ -289,10 +373,10 @@ def _read_tiff(path: Path, max_pixels: int) -> tuple[np.ndarray, bytes | None]:
             # LZW, PackBits, JPEG... need imagecodecs; Pillow decodes them, but only 16-bit gray at 16 bits.
             if depth == 16 and samples > 1:
                 raise InputError(
-                    f"{path}: 16-bit {page.compression.name} TIFF needs the imagecodecs package "
+                    f"{label}: 16-bit {page.compression.name} TIFF needs the imagecodecs package "
                     "(pip install imagecodecs)"
                 )
-            return _read_pillow(path, "TIFF", max_pixels, b"")
+            return _read_pillow(source, label, "TIFF", max_pixels, b"")
         data = page.asarray()
     if page.axes == "SYX":  # planar: one plane per sample
         data = np.moveaxis(data, 0, -1)
@@ -316,7 +400,7 @@ def _alpha_for(info: ImageInfo | None, shape: tuple[int, ...], dtype: type) -> n
     return alpha
 
 
-def _encode(file: io.BufferedWriter, data: np.ndarray, fmt: str, icc: bytes | None) -> None:
+def _encode(file: BinaryIO, data: np.ndarray, fmt: str, icc: bytes | None) -> None:
     """Write samples ``(H, W, S)`` (S = 1..4, last one alpha when even or 4) to ``file``."""
     height, width, planes = data.shape
     pixels = data[:, :, 0] if planes == 1 else data

@@ -28,7 +28,7 @@ Progress = Callable[[int, int, dict], bool]
 
 # Modules whose import registers methods. Listed here (not imported eagerly) so that
 # classical methods never pay for importing torch.
-_METHOD_MODULES = ("denoisekit.classical",)
+_METHOD_MODULES = ("denoisekit.classical", "denoisekit.models.methods", "denoisekit.zeroshot.methods")
 _REGISTRY: dict[str, MethodSpec] = {}
 _ALIASES: dict[str, str] = {}
 
@@ -77,6 +77,11 @@ class MethodSpec:
     uses_device: bool = False
     #: Returns why the method cannot run here (a missing optional package), or None.
     unavailable: Callable[[], str | None] = field(default=lambda: None)
+    #: Whether the function takes ``weights=`` (a weights file on the local disk: never from the web).
+    uses_weights: bool = False
+    #: Whether the function takes ``reference=`` (the clean image: PSNR per iteration, oracle mode)
+    #: and ``history=`` (a :class:`~denoisekit.zeroshot.history.RunHistory` it fills, for figures).
+    uses_reference: bool = False
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate user parameters against the spec; unknown names are errors, not ignored."""
@@ -99,6 +104,8 @@ def register_method(
     bytes_per_pixel: float = 64.0,
     uses_device: bool = False,
     unavailable: Callable[[], str | None] = lambda: None,
+    uses_weights: bool = False,
+    uses_reference: bool = False,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Decorator registering ``fn(image, sigma, progress=None, **params)`` under ``name``."""
 
@@ -106,7 +113,18 @@ def register_method(
         if name in _REGISTRY:
             raise RuntimeError(f"method {name!r} is registered twice")
         _REGISTRY[name] = MethodSpec(
-            name, family, summary, function, params, channels, uses_sigma, bytes_per_pixel, uses_device, unavailable
+            name,
+            family,
+            summary,
+            function,
+            params,
+            channels,
+            uses_sigma,
+            bytes_per_pixel,
+            uses_device,
+            unavailable,
+            uses_weights,
+            uses_reference,
         )
         return function
 

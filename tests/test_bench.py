@@ -64,3 +64,8 @@ def test_unclipped_protocol_keeps_float_noise_and_is_not_mixed(dataset, tmp_path
         run_benchmark([dataset], [50], ["mean"], tmp_path / "u")
     with pytest.raises(InputError, match="unknown protocol"):
         run_benchmark([dataset], [50], ["mean"], tmp_path / "v", protocol="dirty")
+
+
+def test_limit_takes_the_first_images_only(dataset, tmp_path):
+    records = run_benchmark([dataset], [25], ["mean"], tmp_path / "res", limit=1)
+    assert [r["image"] for r in records] == ["0.png"]

@@ -261,3 +261,28 @@ def test_write_refusals_leave_nothing_behind(tmp_path, gray, monkeypatch):
     with pytest.raises(InputError, match="No space left"):
         write_image(tmp_path / "full.png", gray)
     assert list(tmp_path.iterdir()) == []  # not even the temporary file
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "depth"), [("PNG", "png", 16), ("TIFF", "tif", 16), ("JPEG", "jpg", 8)])
+def test_bytes_match_files_both_ways(tmp_path, color, fmt, suffix, depth):
+    alpha = samples(*color.shape[:2], 1, depth)[:, :, 0] if fmt != "JPEG" else None
+    info = ImageInfo(fmt, depth, 3, alpha, ICC)
+    path = write_image(tmp_path / f"a.{suffix}", color, info)
+    assert io.encode_image(color, info) == path.read_bytes()
+    from_bytes, info_bytes = io.decode_image(path.read_bytes())
+    np.testing.assert_array_equal(from_bytes, read_image(path)[0])
+    assert (info_bytes.format, info_bytes.bit_depth, info_bytes.icc_profile) == (fmt, depth, ICC)
+    if alpha is not None:
+        np.testing.assert_array_equal(info_bytes.alpha, alpha)
+
+
+def test_decode_refusals_name_the_upload(gray):
+    with pytest.raises(InputError, match=r"^upload: file is empty$"):
+        io.decode_image(b"", name="upload")
+    with pytest.raises(InputError, match=r"^upload: not an image file"):
+        io.decode_image(b"GIF89a...", name="upload")
+    data = io.encode_image(gray)
+    with pytest.raises(io.ImageTooLarge, match=r"^image: image is 64x64 = 4,096 pixels, over the limit of 100"):
+        io.decode_image(data, max_pixels=100)
+    with pytest.raises(InputError, match="unknown image format 'GIF'"):
+        io.encode_image(gray, format="gif")

@@ -1,0 +1,137 @@
+"""The seed report's MNIST experiments, reproducible.
+
+(a) ``models``: CNN, CAE, DnCNN and Win5-RB trained on noisy→clean MNIST digits, and Win5-RB
+    trained Noise2Noise-style (noisy→noisy); prints and writes the test MSE table.
+(b) ``optimizers`` / ``inits``: the Noise2Noise autoencoder trained with SGD, momentum 0.9,
+    Nesterov, Adam, L-BFGS and the hybrid, and with five initialisations; loss curves as PNGs.
+
+Only MNIST's test split is available (10,000 digits): the first 8,000 train, the last 2,000
+test. The seed report does not state its noise level; we use the Keras tutorial's
+``noise_factor = 0.5`` (Gaussian σ = 0.5 of the range, clipped to [0, 1]).
+
+    python benchmarks/mnist_seed.py models --epochs 10 --out benchmarks/results/mnist
+    python benchmarks/mnist_seed.py optimizers --steps 150 --out benchmarks/results/mnist
+    python benchmarks/mnist_seed.py inits --steps 150 --out benchmarks/results/mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from denoisekit.models import create_model
+from denoisekit.training.data import ImageSet, PatchSampler, load_mnist
+from denoisekit.training.objectives import NoiseSpec, Supervised, SyntheticNoise2Noise
+from denoisekit.training.trainer import TrainConfig, hardware, train
+
+MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist/t10k-images-idx3-ubyte.gz"
+NOISE = NoiseSpec(sigma=(127.5, 127.5), clip_and_round=False)  # noise_factor 0.5, clipped
+SEED_MSE = {"cnn": 0.01171, "cae": 0.00991, "dncnn": 0.00943, "win5rb": 0.00873, "win5rb-n2n": 0.0425}
+
+
+def split() -> tuple[ImageSet, ImageSet]:
+    digits = load_mnist(MNIST)
+    train_set = ImageSet(digits.images[:8000], digits.names[:8000], 255.0)
+    test_set = ImageSet(digits.images[8000:], digits.names[8000:], 255.0)
+    return train_set, test_set
+
+
+def test_mse(model: torch.nn.Module, test_set: ImageSet, batch: int = 250) -> float:
+    clean = np.stack([im.transpose(2, 0, 1) for im in test_set.images]).astype(np.float32) / 255
+    noisy = np.clip(NOISE.apply(clean, np.random.default_rng(2024))[0], 0, 1)
+    model.eval()
+    errors = []
+    with torch.inference_mode():
+        for i in range(0, len(clean), batch):
+            x = torch.from_numpy(noisy[i : i + batch])
+            out = model(x, torch.full((len(x),), 127.5)).clamp(0, 1).numpy()
+            errors.append(((out - clean[i : i + batch]) ** 2).mean(axis=(1, 2, 3)))
+    return float(np.concatenate(errors).mean())
+
+
+def run_models(args: argparse.Namespace) -> None:
+    train_set, test_set = split()
+    steps = args.epochs * len(train_set.images) // args.batch_size
+    rows = []
+    for name in args.models:
+        arch = name.removesuffix("-n2n")
+        objective = SyntheticNoise2Noise(NOISE) if name.endswith("-n2n") else Supervised(NOISE)
+        torch.manual_seed(0)
+        model = create_model(arch, channels=1)
+        config = TrainConfig(steps=steps, batch_size=args.batch_size, patch_size=28, lr=1e-3, schedule="constant",
+                             val_every=10**9, checkpoint_every=max(1, steps // 10))
+        out = args.out / f"{name}.pt"
+        start = time.perf_counter()
+        train(model, PatchSampler([train_set], 28, args.batch_size, augment=False), objective, config, out,
+              resume=out.with_suffix(".ckpt").exists() and not args.restart, overwrite=args.restart)
+        mse = test_mse(model, test_set)
+        rows.append({"model": name, "test_mse": round(mse, 5), "seed_mse": SEED_MSE.get(name),
+                     "steps": steps, "minutes": round((time.perf_counter() - start) / 60, 1)})
+        print(rows[-1], flush=True)
+    with open(args.out / "models.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "models.json").write_text(json.dumps({"hardware": hardware(), "rows": rows}, indent=2))
+
+
+def run_curves(args: argparse.Namespace, variants: list[tuple[str, dict, dict]], title: str) -> None:
+    train_set, _ = split()
+    curves = {}
+    for label, model_config, loop in variants:
+        torch.manual_seed(0)
+        model = create_model("n2n-autoencoder", channels=1, **model_config)
+        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, patch_size=28, schedule="constant",
+                             val_every=10**9, checkpoint_every=10**9, log_every=1, **loop)
+        out = args.out / "curves" / f"{args.command}-{label}.pt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        train(model, PatchSampler([train_set], 28, args.batch_size, augment=False), Supervised(NOISE), config, out,
+              overwrite=True)
+        with open(out.with_suffix(".csv")) as file:
+            curves[label] = [float(row["loss"]) for row in csv.DictReader(file)]
+        print(label, f"first {curves[label][0]:.4f}  last {curves[label][-1]:.4f}", flush=True)
+    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, losses in curves.items():
+        axis.plot(range(1, len(losses) + 1), losses, label=label)
+    axis.set(xlabel="step", ylabel="training MSE", yscale="log", title=title)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(args.out / f"{args.command}.png")
+    (args.out / f"{args.command}.json").write_text(json.dumps({"hardware": hardware(), "curves": curves}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["models", "optimizers", "inits"])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mnist"))
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--models", nargs="+", default=["cnn", "cae", "dncnn", "win5rb", "win5rb-n2n"])
+    parser.add_argument("--restart", action="store_true", help="retrain instead of resuming checkpoints")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.command == "models":
+        run_models(args)
+    elif args.command == "optimizers":
+        lrs = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "lbfgs": 1.0, "hybrid": 0.01}
+        variants = [(name, {"init": "default"}, {"optimizer": name, "lr": lr}) for name, lr in lrs.items()]
+        run_curves(args, variants, "N2N autoencoder: optimizers (default init)")
+    else:
+        inits = ["default", "default-positive", "xavier", "xavier-positive", "zeros"]
+        variants = [(name, {"init": name}, {"optimizer": "adam", "lr": 1e-3}) for name in inits]
+        run_curves(args, variants, "N2N autoencoder: initialisations (Adam)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Zero-shot benchmark: DIP (oracle best and no-reference pick) and ZS-N2N on single images.
+
+Noise follows ``denoisekit bench`` (clipped 8-bit protocol, the same seeds per image), outputs
+are rounded to 8 bits before PSNR. DIP runs in oracle mode: the whole budget with PSNR logged
+per iteration, and the no-reference rule's pick frozen where it would have stopped, so one run
+gives the oracle best, the pick, the gap between them, and the time a user without the
+reference would have spent (the run's time up to the rule's stop).
+
+Records are appended to ``OUT/results.jsonl`` as they finish (a rerun skips what is there);
+``OUT/results.csv`` and ``OUT/summary.md`` are rewritten at the end.
+
+    python benchmarks/zeroshot.py --dataset misc --images ../shared/data/misc/F16_GT.png \
+        --methods dip zs-n2n --threads 1 --out benchmarks/results/zeroshot --figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from denoisekit import io
+from denoisekit.api import denoise
+from denoisekit.bench import image_seed
+from denoisekit.figures import zero_shot_figures
+from denoisekit.metrics import psnr, ssim
+from denoisekit.noise import benchmark_noise, quantize_to_bits
+from denoisekit.zeroshot.history import RunHistory
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (the platform's processor string elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
+    stored = quantize_to_bits(image, 8)
+    return round(psnr(clean, stored), 3), round(ssim(clean, stored), 4)
+
+
+def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, RunHistory]:
+    history = RunHistory()
+    params = {"iterations": args.dip_iterations, "width": args.width, "finest": args.finest, "seed": seed}
+    params |= {"patience": args.patience, "lr": args.lr}
+    start = time.perf_counter()
+    denoise(noisy, "dip", args.sigma, device=args.device, reference=clean, history=history, **params)
+    seconds = time.perf_counter() - start
+    fit = history.fits[0]
+    stop = fit.stopped_at or fit.iterations
+    picked_psnr, picked_ssim = _scores(clean, fit.images["picked"])
+    record = {
+        "iterations": fit.iterations,
+        "width": args.width,
+        "finest": args.finest,
+        "lr": args.lr,
+        "seed": seed,
+        "best_iter": fit.best,
+        "best_psnr": _scores(clean, fit.images["best"])[0],
+        "picked_iter": fit.picked,
+        "stop_iter": stop,
+        "psnr": picked_psnr,
+        "ssim": picked_ssim,
+        "gap_db": round(_scores(clean, fit.images["best"])[0] - picked_psnr, 3),
+        "last_psnr": _scores(clean, fit.images["last"])[0],
+        "seconds": round(seconds, 1),
+        # Per-iteration cost is constant, so the time a no-reference run takes is pro rata.
+        "seconds_no_reference": round(seconds * stop / fit.iterations, 1),
+    }
+    return record, history
+
+
+def run_zsn2n(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, np.ndarray]:
+    start = time.perf_counter()
+    out = denoise(noisy, "zs-n2n", device=args.device, iterations=args.zs_iterations, crop=args.crop, seed=seed)
+    seconds = time.perf_counter() - start
+    value, structure = _scores(clean, out)
+    record = {"iterations": args.zs_iterations, "crop": args.crop, "seed": seed, "psnr": value, "ssim": structure}
+    record["seconds"] = record["seconds_no_reference"] = round(seconds, 1)
+    return record, out
+
+
+def summary_table(records: list[dict]) -> str:
+    """Markdown: one row per (image, method), repetitions averaged."""
+    lines = [
+        "| image | method | PSNR no-ref (dB) | oracle best (dB) | gap (dB) | last (dB) | picked / best iter"
+        " | stop iter | s (no-ref) | s (whole run) | reps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["dataset"], r["image"], r["method"]) for r in records})
+    for dataset, image, method in keys:
+        rows = [r for r in records if (r["dataset"], r["image"], r["method"]) == (dataset, image, method)]
+
+        def mean(field: str, digits: int = 2, rows: list[dict] = rows) -> str:
+            values = [r[field] for r in rows if r.get(field) is not None]
+            return f"{np.mean(values):.{digits}f}" if values else "–"
+
+        iters = ", ".join(f"{r['picked_iter']}/{r['best_iter']}" for r in rows) if method == "dip" else "–"
+        stop = mean("stop_iter", 0) if method == "dip" else str(rows[0]["iterations"])
+        lines.append(
+            f"| {dataset}/{image} | {method} | {mean('psnr')} | {mean('best_psnr')} | {mean('gap_db')} "
+            f"| {mean('last_psnr')} | {iters} | {stop} | {mean('seconds_no_reference', 0)} | {mean('seconds', 0)} "
+            f"| {len(rows)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", nargs="+", required=True, help="clean images")
+    parser.add_argument("--dataset", required=True, help="dataset name (part of the noise seed, as in bench)")
+    parser.add_argument("--sigma", type=float, default=25.0)
+    parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=["dip", "zs-n2n"])
+    parser.add_argument("--repeats", type=int, default=1, help="repetitions (seeds 0, 1, ...) per image and method")
+    parser.add_argument("--dip-iterations", type=int, default=1500)
+    parser.add_argument("--width", type=int, default=128, help="DIP channels at the coarser levels")
+    parser.add_argument("--finest", type=int, default=8, help="DIP channels at the finest level")
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--patience", type=int, default=300)
+    parser.add_argument("--zs-iterations", type=int, default=2000)
+    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--figures", action="store_true", help="curves, spectra and crops per image (first seed)")
+    parser.add_argument("--out", default="benchmarks/results/zeroshot")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "results.jsonl"
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    seen = {(r["dataset"], r["image"], r["method"], r["seed"], r.get("finest"), r["iterations"]) for r in done}
+    hardware = {
+        "cpu": cpu_model(),
+        "threads": args.threads,
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+    }
+    for path in map(Path, args.images):
+        clean, _ = io.read_image(path)
+        noisy = benchmark_noise(clean, args.sigma, image_seed(args.dataset, path.name, args.sigma, 0))
+        for method in args.methods:
+            for seed in range(args.repeats):
+                budget = args.dip_iterations if method == "dip" else args.zs_iterations
+                key = (args.dataset, path.stem, method, seed, args.finest if method == "dip" else None, budget)
+                if key in seen:
+                    continue
+                if method == "dip":
+                    result, history = run_dip(clean, noisy, args, seed)
+                    output = history.fits[0].images["picked"]
+                else:
+                    (result, output), history = run_zsn2n(clean, noisy, args, seed), None
+                record = {"dataset": args.dataset, "image": path.stem, "method": method, "sigma": args.sigma}
+                record |= result | hardware
+                with open(log, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                print(json.dumps(record), flush=True)
+                if args.figures and seed == 0:
+                    zero_shot_figures(out / "figures", f"{path.stem}_{method}", noisy, output, clean, history)
+    _write_tables(out)
+
+
+def _write_tables(out: Path) -> None:
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    fields = list(dict.fromkeys(k for r in records for k in r))
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(records)
+    (out / "summary.md").write_text(summary_table(records) + "\n")
+    print(summary_table(records))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""How a batch becomes a loss. Supervised training lives here; the self-supervised objectives
+(Noise2Noise, Noise2Void, blind-spot, Neighbor2Neighbor) plug into the same trainer the same way:
+``objective(model, arrays, rng, device) -> loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from denoisekit.errors import InputError
+from denoisekit.noise import NOISE_MODELS
+
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+
+@dataclass
+class NoiseSpec:
+    """Synthetic noise drawn per patch: ``model`` from :mod:`denoisekit.noise`, Gaussian ``sigma``
+    uniform in ``[low, high]`` (0–255 scale) or the model's other ``levels`` (``peak``, ``amount``).
+
+    ``clip_and_round`` makes noisy patches look like 8-bit files (and the benchmark protocol).
+    """
+
+    model: str = "gaussian"
+    sigma: tuple[float, float] = (25.0, 25.0)
+    levels: dict[str, float] = field(default_factory=dict)
+    clip_and_round: bool = True
+
+    def __post_init__(self) -> None:
+        if self.model not in NOISE_MODELS:
+            raise InputError(f"unknown noise model {self.model!r}; choose one of: {', '.join(NOISE_MODELS)}")
+        low, high = self.sigma
+        if not 0 <= low <= high <= 255:
+            raise InputError(f"sigma range {low}-{high} is not within 0-255 (0–255 scale)")
+
+    def apply(self, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Noisy copies of a batch ``(B, C, p, p)`` and each patch's noise level (0–255 scale)."""
+        if self.model == "gaussian":
+            sigma = rng.uniform(*self.sigma, size=len(clean)).astype(np.float32)
+            noisy = clean + rng.standard_normal(clean.shape, np.float32) * (sigma / 255.0)[:, None, None, None]
+        else:
+            function = NOISE_MODELS[self.model]
+            levels = dict(self.levels)
+            noisy = np.stack([function(patch, rng, **levels) for patch in clean]).astype(np.float32)
+        if self.clip_and_round:
+            noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+        if self.model != "gaussian":  # the effective level, which is what an estimator sees
+            sigma = ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
+        return noisy.astype(np.float32), sigma
+
+
+class Supervised:
+    """Noisy input, clean target. The noisy input is either synthesised from clean patches on
+    the fly (``noise``) or read from a paired folder (arrays ``[noisy, clean]``)."""
+
+    def __init__(self, noise: NoiseSpec | None, loss: str = "mse") -> None:
+        if loss not in LOSSES:
+            raise InputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+        self.noise, self.loss = noise, LOSSES[loss]
+
+    def __call__(
+        self, model: nn.Module, arrays: list[np.ndarray], rng: np.random.Generator, device: str
+    ) -> torch.Tensor:
+        if len(arrays) == 2:
+            noisy, clean = arrays
+            sigma = ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
+        else:
+            (clean,) = arrays
+            noisy, sigma = self.noise.apply(clean, rng)
+        inputs, targets = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
+        return self.loss(model(inputs, torch.from_numpy(sigma).to(device)), targets)
+
+
+class SyntheticNoise2Noise(Supervised):
+    """Two independent noise draws on the same clean patch: one is the input, the other the
+    target. The clean patch itself never reaches the loss (Noise2Noise on synthetic pairs)."""
+
+    def __call__(
+        self, model: nn.Module, arrays: list[np.ndarray], rng: np.random.Generator, device: str
+    ) -> torch.Tensor:
+        (clean,) = arrays
+        noisy, sigma = self.noise.apply(clean, rng)
+        target, _ = self.noise.apply(clean, rng)
+        inputs, targets = torch.from_numpy(noisy).to(device), torch.from_numpy(target).to(device)
+        return self.loss(model(inputs, torch.from_numpy(sigma).to(device)), targets)

@@ -1,0 +1,211 @@
+"""Registers the zero-shot methods ``dip`` and ``zs-n2n``: nothing but the one noisy image.
+
+Importing this module imports torch; the registry imports it only when methods are listed.
+
+Examples
+--------
+>>> import numpy as np
+>>> noisy = np.random.default_rng(0).random((24, 24, 1), dtype=np.float32)
+>>> deep_image_prior_method(noisy, 25.0, iterations=3, width=8, depth=2).shape
+(24, 24, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from denoisekit.errors import InputError
+from denoisekit.registry import Param, Progress, register_method
+from denoisekit.zeroshot.dip import deep_image_prior, to_tensor
+from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
+from denoisekit.zeroshot.stopping import Discrepancy, StoppingRule, WindowedVariance
+from denoisekit.zeroshot.zsn2n import zs_n2n
+
+#: No-reference rules first; ``oracle`` returns the best iteration by PSNR (needs the clean image).
+STOP_RULES = ("variance", "discrepancy", "none", "oracle")
+
+# The CPU-practical network (docs/BENCHMARKS.md, "Zero-shot"): most of the arithmetic is at the
+# finest levels, so a pyramid 8, 16, 32, 64, 128 costs a fraction of five levels of 128.
+CPU_FINEST = 8
+DIP_ITERATIONS = 1500
+# ZS-N2N on validation crops: 1,000 steps on 128² crops matched 2,000 (29.52 / 29.51 dB) and came
+# within 0.2 dB of 2,000 whole-image steps (29.69 dB) at a quarter of the time.
+ZS_ITERATIONS = 1000
+CPU_CROP = 128
+
+_DIP_PARAMS = (
+    Param("iterations", int, DIP_ITERATIONS, "iteration budget (the stopping rule usually ends sooner)", 1, 100_000),
+    Param("lr", float, 0.01, "Adam learning rate", 1e-5, 1.0),
+    Param("width", int, 128, "channels per level (at the coarser levels, with finest)", 1, 512),
+    Param(
+        "finest",
+        int,
+        None,
+        f"channels at the finest level, doubling per level up to width (default: width on GPU, {CPU_FINEST} on CPU)",
+        1,
+        512,
+    ),
+    Param("depth", int, 5, "levels of the encoder-decoder", 1, 8),
+    Param("skip", int, 4, "skip channels per level", 0, 128),
+    Param("upsample", str, "bilinear", "upsampling mode", choices=UPSAMPLE_MODES),
+    Param(
+        "stop",
+        str,
+        "variance",
+        "which output to return: variance (windowed output variance, no reference), discrepancy "
+        "(MSE to the noisy image reaches sigma²), none (the last), oracle (best PSNR; needs --reference)",
+        choices=STOP_RULES,
+    ),
+    Param("patience", int, 300, "variance rule: stop after this many iterations without a new pick", 1, 100_000),
+    Param("repeats", int, 1, "independent fits with seeds seed, seed+1, ...; their outputs are averaged", 1, 100),
+    Param("seed", int, 0, "seed of the network, its input code and the code's perturbations", 0, 2**31 - 1),
+)
+
+
+def _rule_factory(
+    stop: str, noisy: np.ndarray, sigma: float | None, patience: int, device: str
+) -> Callable[[], StoppingRule] | None:
+    """A function making a fresh rule per repetition (rules keep state), or None."""
+    if stop == "variance":
+        return lambda: WindowedVariance(window=50, patience=patience)
+    if stop == "discrepancy":
+        if sigma is None:
+            raise InputError("stop=discrepancy needs the noise level (sigma)")
+        target = to_tensor(noisy, device)
+        return lambda: Discrepancy(target, sigma)
+    return None
+
+
+@register_method(
+    "dip",
+    family="zero-shot",
+    summary="Deep Image Prior: fit a random encoder-decoder to the image, stopped by a no-reference rule",
+    params=_DIP_PARAMS,
+    uses_device=True,
+    uses_reference=True,
+    bytes_per_pixel=2048,
+)
+def deep_image_prior_method(
+    image: np.ndarray,
+    sigma: float | None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+    *,
+    reference: np.ndarray | None = None,
+    history: RunHistory | None = None,
+    iterations: int = DIP_ITERATIONS,
+    lr: float = 0.01,
+    width: int = 128,
+    finest: int | None = None,
+    depth: int = 5,
+    skip: int = 4,
+    upsample: str = "bilinear",
+    stop: str = "variance",
+    patience: int = 300,
+    repeats: int = 1,
+    seed: int = 0,
+) -> np.ndarray:
+    """Deep Image Prior with the skip network, Adam, a perturbed code and a moving average.
+
+    Parameters
+    ----------
+    image : ndarray
+        Noisy float32 ``(H, W, C)`` in [0, 1]; any size (the network's input is padded).
+    sigma : float or None
+        Noise level on the 0–255 scale (only the ``discrepancy`` rule uses it).
+    progress : callable, optional
+        ``progress(step, total, metrics)`` every iteration with ``loss``, ``criterion`` and, with
+        a reference, ``psnr``; returning False cancels.
+    device : str
+        Torch device.
+    reference : ndarray, optional
+        Clean image: oracle mode, PSNR per iteration, the whole budget runs (see :mod:`.dip`).
+    history : RunHistory, optional
+        Filled with one :class:`~denoisekit.zeroshot.history.FitHistory` per repetition.
+    iterations, lr, width, finest, depth, skip, upsample, stop, patience, repeats, seed
+        See the method's parameters (``denoisekit methods``).
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W, C)``.
+    """
+    if stop == "oracle" and reference is None:
+        raise InputError("stop=oracle picks the iteration by PSNR, so it needs the clean image (--reference)")
+    if reference is not None and reference.shape != image.shape:
+        raise InputError(f"reference is {reference.shape}, but the image is {image.shape}")
+    finest = finest or (CPU_FINEST if device == "cpu" else width)
+    config = SkipConfig.pyramid(finest, width, depth, skip=skip, upsample=upsample)
+    rule = _rule_factory(stop, image, sigma, patience, device)
+    out, fits = deep_image_prior(
+        image,
+        config,
+        iterations=iterations,
+        rule=rule,
+        reference=reference,
+        repeats=repeats,
+        seed=seed,
+        lr=lr,
+        device=device,
+        progress=progress,
+        return_best=stop == "oracle",
+    )
+    if history is not None:
+        history.method = "dip"
+        history.fits.extend(fits)
+        history.output = out
+    return out
+
+
+@register_method(
+    "zs-n2n",
+    family="zero-shot",
+    summary="Zero-Shot Noise2Noise: a tiny network trained on the image's two downsampled halves",
+    params=(
+        Param("iterations", int, ZS_ITERATIONS, "Adam steps (the learning rate halves after half of them)", 1, 100_000),
+        Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
+        Param("width", int, 48, "channels of the two hidden layers", 1, 512),
+        Param(
+            "crop",
+            int,
+            None,
+            f"side of the random crop each step trains on; 0: the whole image (default: 0 on GPU, {CPU_CROP} on CPU)",
+            0,
+            65_536,
+        ),
+        Param("seed", int, 0, "seed of the initialisation and the crops", 0, 2**31 - 1),
+    ),
+    uses_sigma=False,
+    uses_device=True,
+    bytes_per_pixel=512,
+)
+def zs_n2n_method(
+    image: np.ndarray,
+    sigma: float | None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+    *,
+    iterations: int = ZS_ITERATIONS,
+    lr: float = 1e-3,
+    width: int = 48,
+    crop: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Zero-Shot Noise2Noise (see :mod:`denoisekit.zeroshot.zsn2n`); ``sigma`` is not used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noisy = np.random.default_rng(0).random((16, 16, 1), dtype=np.float32)
+    >>> zs_n2n_method(noisy, None, iterations=2).shape
+    (16, 16, 1)
+    """
+    if min(image.shape[:2]) < 2:
+        raise InputError(f"zs-n2n needs an image of at least 2×2 pixels, got {image.shape[:2]}")
+    crop = (CPU_CROP if device == "cpu" else 0) if crop is None else crop
+    return zs_n2n(
+        image, iterations=iterations, lr=lr, width=width, crop=crop, seed=seed, device=device, progress=progress
+    )

@@ -1,0 +1,227 @@
+"""Zero-shot methods: Deep Image Prior (fitting loop, stopping rules, oracle mode) and ZS-N2N.
+
+Tiny images and short fits, one torch thread: the whole file takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import smooth_image
+
+import denoisekit as dk
+from denoisekit import io
+from denoisekit.cli import main
+from denoisekit.errors import Cancelled, InputError
+from denoisekit.figures import fourier_spectrum
+from denoisekit.zeroshot.dip import fit
+from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
+from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance
+
+SMALL = {"width": 16, "finest": 16, "depth": 3, "skip": 4}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    clean = smooth_image(40, 40, 1)
+    return clean, dk.add_noise(clean, sigma=25, seed=1)
+
+
+@pytest.fixture(scope="module")
+def oracle_run(pair) -> tuple[np.ndarray, RunHistory]:
+    """One oracle-mode fit shared by several tests (the slowest thing here)."""
+    clean, noisy = pair
+    torch.set_num_threads(1)
+    history = RunHistory()
+    out = dk.denoise(noisy, "dip", 25, device="cpu", reference=clean, history=history, iterations=200, **SMALL)
+    return out, history
+
+
+def test_skip_net_shapes_and_any_image_size():
+    net = build_skip_net(SkipConfig(channels=(8, 8, 8), skip=(2, 0, 2), upsample="nearest"), 32, 3)
+    assert net(torch.zeros(1, 32, 16, 24)).shape == (1, 3, 16, 24)
+    # Sides that are neither multiples of 2**depth nor larger than it: the code is padded.
+    noisy = np.random.default_rng(0).random((5, 13, 1), dtype=np.float32)
+    out = dk.denoise(noisy, "dip", 25, device="cpu", iterations=3, width=4, depth=5)
+    assert out.shape == (5, 13, 1) and out.dtype == np.float32
+
+
+def test_dip_lowers_its_loss(pair):
+    _, noisy = pair
+    torch.manual_seed(0)
+    net = build_skip_net(SkipConfig(channels=(8, 8), skip=(2, 2)), 32, 1)
+    _, history = fit(net, noisy, iterations=60)
+    assert np.mean(history.loss[-10:]) < 0.5 * np.mean(history.loss[:5])
+
+
+def test_oracle_mode_reports_best_and_last(pair, oracle_run):
+    clean, noisy = pair
+    out, history = oracle_run
+    fit_ = history.fits[0]
+    assert fit_.iterations == 200  # oracle mode runs the whole budget
+    assert len(fit_.psnr) == 200 and 1 <= fit_.best <= 200
+    assert fit_.best_psnr == pytest.approx(max(fit_.psnr))
+    assert fit_.last_psnr == pytest.approx(fit_.psnr[-1])
+    assert fit_.gap >= 0 and "oracle best" in history.summary()
+    # A short fit already beats the noisy input on a smooth image, with the no-reference pick.
+    assert dk.psnr(clean, out) > dk.psnr(clean, noisy) + 3
+    assert fit_.picked_psnr == pytest.approx(dk.psnr(clean, fit_.images["picked"]), abs=0.05)
+
+
+def test_no_reference_rule_stops_before_the_end(pair):
+    clean, noisy = pair
+    history = RunHistory()
+    out = dk.denoise(noisy, "dip", 25, device="cpu", history=history, iterations=3000, patience=50, **SMALL)
+    fit_ = history.fits[0]
+    assert fit_.stopped_at == fit_.iterations == fit_.picked + 50 < 3000 and not fit_.psnr
+    assert dk.psnr(clean, out) > dk.psnr(clean, noisy) + 3
+    # Oracle mode runs on past the stop but returns exactly what the no-reference run returned.
+    oracle = RunHistory()
+    again = dk.denoise(
+        noisy,
+        "dip",
+        25,
+        device="cpu",
+        reference=clean,
+        history=oracle,
+        patience=50,
+        **SMALL,
+        iterations=fit_.stopped_at + 10,
+    )
+    assert oracle.fits[0].picked == fit_.picked and oracle.fits[0].stopped_at == fit_.stopped_at
+    np.testing.assert_array_equal(again, out)
+
+
+def test_stop_oracle_returns_the_best(pair):
+    clean, noisy = pair
+    history = RunHistory()
+    out = dk.denoise(
+        noisy, "dip", 25, device="cpu", reference=clean, history=history, iterations=40, stop="oracle", **SMALL
+    )
+    assert dk.psnr(clean, out) == pytest.approx(history.fits[0].best_psnr, abs=0.05)
+    with pytest.raises(InputError, match="needs the clean image"):
+        dk.denoise(noisy, "dip", 25, device="cpu", iterations=5, stop="oracle")
+
+
+def test_rules_pick_steps():
+    variance = WindowedVariance(window=3, patience=2)
+    values = [variance.update(s, torch.full((1, 1, 2, 2), v), None) for s, v in enumerate([0.0, 1, 1, 1, 5, 0], 1)]
+    assert np.isnan(values[:2]).all() and variance.best_step == 4 and variance.should_stop(6)
+    # A plateau within the tolerance moves the pick forward; a rise does not.
+    plateau = WindowedVariance(window=2, patience=2, tolerance=0.05)
+    series = iter([1.0, 0.5, 0.51, 0.52, 0.9, 0.9])
+    plateau.value = lambda step, raw, smoothed: next(series)
+    for step in range(1, 7):
+        plateau.update(step, None, None)
+    assert plateau.best_step == 4 and plateau.best_value == 0.5 and plateau.should_stop(6)
+    noisy = torch.zeros(1, 1, 4, 4)
+    discrepancy = Discrepancy(noisy, sigma=25.5)  # sigma² = 0.01
+    for step, level in enumerate([0.3, 0.2, 0.09, 0.05], 1):
+        discrepancy.update(step, noisy, noisy + level)
+    assert discrepancy.best_step == 3  # the first step with MSE <= sigma²
+    oracle = OraclePSNR(torch.zeros(1, 1, 2, 2))
+    oracle.update(1, torch.full((1, 1, 2, 2), 0.1), None)
+    assert oracle.best_value == pytest.approx(20.0)
+
+
+def test_repeats_average_and_record_each(pair):
+    clean, noisy = pair
+    history = RunHistory()
+    dk.denoise(noisy, "dip", 25, device="cpu", reference=clean, history=history, iterations=10, repeats=2, width=4)
+    assert [f.seed for f in history.fits] == [0, 1] and all(f.best is not None for f in history.fits)
+
+
+def test_cancellation(pair):
+    _, noisy = pair
+    seen = []
+
+    def stop_at_five(step, total, metrics):
+        seen.append(metrics)
+        return step < 5
+
+    with pytest.raises(Cancelled):
+        dk.denoise(noisy, "dip", 25, device="cpu", progress=stop_at_five, iterations=50, width=4)
+    assert len(seen) == 5 and {"loss", "criterion"} <= set(seen[0])
+    with pytest.raises(Cancelled):
+        dk.denoise(noisy, "zs-n2n", device="cpu", progress=lambda s, t, m: False)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        ("dip", {"iterations": 0}, "iterations"),
+        ("dip", {"stop": "sometime"}, "stop"),
+        ("dip", {"lr": -1}, "lr"),
+        ("zs-n2n", {"iterations": -5}, "iterations"),
+        ("zs-n2n", {"crop": "big"}, "crop"),
+    ],
+)
+def test_bad_parameters(pair, method, params, message):
+    with pytest.raises(InputError, match=message):
+        dk.denoise(pair[1], method, 25, device="cpu", **params)
+
+
+def test_zs_n2n_improves_psnr():
+    clean = smooth_image(48, 48, 3)
+    noisy = dk.add_noise(clean, sigma=25, seed=2)
+    out = dk.denoise(noisy, "zs-n2n", device="cpu", iterations=200, crop=32)
+    assert out.shape == noisy.shape and dk.psnr(clean, out) > dk.psnr(clean, noisy) + 3
+    with pytest.raises(InputError, match="2×2"):
+        dk.denoise(noisy[:1], "zs-n2n", device="cpu", iterations=1)
+
+
+def test_fourier_spectrum_separates_noise_from_structure(pair):
+    clean, noisy = pair
+    # White noise lifts the high frequencies; the clean image's energy sits at the centre.
+    corner = (slice(0, 8), slice(0, 8))
+    assert fourier_spectrum(noisy)[corner].mean() > 2 * fourier_spectrum(clean)[corner].mean()
+
+
+def test_cli_writes_figures(tmp_path: Path, pair):
+    clean, noisy = pair
+    noisy_path, clean_path = tmp_path / "noisy.png", tmp_path / "clean.png"
+    io.write_image(noisy_path, noisy)
+    io.write_image(clean_path, clean)
+    figures = tmp_path / "figures"
+    command = [sys.executable, "-m", "denoisekit", "--threads", "1", "denoise", str(noisy_path)]
+    command += ["-o", str(tmp_path / "out.png"), "--method", "dip", "--iterations", "20", "--sigma", "25"]
+    command += ["--figures", str(figures), "--reference", str(clean_path), "-p", "width=8", "--device", "cpu"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "oracle best" in done.stdout and "PSNR=" in done.stdout
+    written = sorted(p.name for p in figures.iterdir())
+    assert written == ["noisy_curve.png", "noisy_images.png", "noisy_spectra.png"]
+    assert all((figures / name).stat().st_size < 300_000 for name in written)
+
+
+def test_figures_for_any_method(tmp_path: Path, pair):
+    # Methods without a fit history still get the spectra and the crops.
+    clean, noisy = pair
+    io.write_image(tmp_path / "n.png", noisy)
+    io.write_image(tmp_path / "c.png", clean)
+    args = ["denoise", str(tmp_path / "n.png"), "-o", str(tmp_path / "o.png"), "-m", "median", "--sigma", "25"]
+    assert main([*args, "--reference", str(tmp_path / "c.png"), "--figures", str(tmp_path / "f")]) == 0
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["n_images.png", "n_spectra.png"]
+
+
+def test_cli_rejects_bad_iterations(tmp_path: Path, pair, capsys):
+    io.write_image(tmp_path / "noisy.png", pair[1])
+    code = main(
+        ["denoise", str(tmp_path / "noisy.png"), "-o", str(tmp_path / "o.png"), "-m", "dip", "--iterations", "0"]
+    )
+    assert code == 2 and "iterations=0 must be in [1" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
