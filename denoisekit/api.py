@@ -350,7 +350,8 @@ def denoise_files(
     if len(sources) > 1:
         Path(output).mkdir(parents=True, exist_ok=True)
     reference = options.pop("reference", None)
-    options = {"method": method, "sigma": sigma, "overwrite": overwrite, **options}
+    # The resolved name: a weights file's header is read once, not again for every file.
+    options = {"method": spec.name, "sigma": sigma, "overwrite": overwrite, **options}
     jobs = [
         (s, t, {**options, "reference": _reference_for(s, reference)}) for s, t in zip(sources, targets, strict=False)
     ]

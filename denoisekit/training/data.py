@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from denoisekit import io
+from denoisekit.api import expand_inputs
 from denoisekit.errors import InputError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -63,14 +62,7 @@ def load_images(source: str | os.PathLike, min_size: int = 1) -> ImageSet:
     source = Path(source)
     if source.is_file() and "idx" in source.name:
         return load_mnist(source)
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InputError(f"{source}: folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
-    elif source.is_file():
-        files = [source]
-    else:
-        raise InputError(f"{source}: no such file or folder")
+    files = expand_inputs([source])  # the same files, and refusals, as `denoisekit denoise` takes
     images, depths = [], []
     for path in files:
         image, info = io.read_image(path)

@@ -50,8 +50,13 @@ class NoiseSpec:
         if self.clip_and_round:
             noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
         if self.model != "gaussian":  # the effective level, which is what an estimator sees
-            sigma = ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
+            sigma = effective_sigma(noisy, clean)
         return noisy.astype(np.float32), sigma
+
+
+def effective_sigma(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Each patch's noise level (0–255 scale) as an estimator would see it: the std of noisy − clean."""
+    return ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
 
 
 class Supervised:
@@ -68,7 +73,7 @@ class Supervised:
     ) -> torch.Tensor:
         if len(arrays) == 2:
             noisy, clean = arrays
-            sigma = ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
+            sigma = effective_sigma(noisy, clean)
         else:
             (clean,) = arrays
             noisy, sigma = self.noise.apply(clean, rng)

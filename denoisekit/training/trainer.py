@@ -29,11 +29,12 @@ import torch
 from torch import nn
 
 from denoisekit.errors import InputError
+from denoisekit.figures import centre_crop
 from denoisekit.metrics import psnr
 from denoisekit.models.weights import save_weights
 from denoisekit.registry import Progress
 from denoisekit.training.data import ImageSet, PatchSampler
-from denoisekit.training.objectives import NoiseSpec
+from denoisekit.training.objectives import NoiseSpec, effective_sigma
 from denoisekit.training.optim import OPTIMIZERS, learning_rate_factor, make_optimizer
 
 Objective = Callable[[nn.Module, list[np.ndarray], np.random.Generator, str], torch.Tensor]
@@ -99,14 +100,15 @@ class Validator:
         noisy: ImageSet | None = None,
     ) -> None:
         rng = np.random.default_rng(seed)
+        if noisy is None:
+            fixed = NoiseSpec(noise.model, (sigma, sigma), noise.levels, noise.clip_and_round)
         self.items: list[tuple[np.ndarray, np.ndarray, float]] = []
         for index in range(len(clean.images)):
-            target = _centre_crop(clean.as_float(index), crop)
+            target = centre_crop(clean.as_float(index), crop)
             if noisy is not None:
-                source = _centre_crop(noisy.as_float(index), crop)
-                level = float((source - target).std() * 255)
+                source = centre_crop(noisy.as_float(index), crop)
+                level = float(effective_sigma(source[None], target[None])[0])
             else:
-                fixed = NoiseSpec(noise.model, (sigma, sigma), noise.levels, noise.clip_and_round)
                 batch, levels = fixed.apply(target.transpose(2, 0, 1)[None], rng)
                 source, level = batch[0].transpose(1, 2, 0), float(levels[0])
             self.items.append((source, target, level))
@@ -122,11 +124,6 @@ class Validator:
             scores.append(psnr(target, out[0].float().cpu().numpy().transpose(1, 2, 0)))
         model.train(was_training)
         return float(np.mean(scores))
-
-
-def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
-    return image[top : top + size, left : left + size]
 
 
 def paths_for(out: Path) -> dict[str, Path]:
