@@ -32,7 +32,8 @@ import torch
 from denoisekit.errors import InputError
 from denoisekit.models import create_model
 from denoisekit.training.data import ImageSet, PatchSampler, load_mnist
-from denoisekit.training.objectives import NoiseSpec, Supervised, SyntheticNoise2Noise
+from denoisekit.training.noise2noise import Noise2Noise
+from denoisekit.training.objectives import NoiseSpec, Supervised
 from denoisekit.training.trainer import TrainConfig, hardware, train
 
 MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist/t10k-images-idx3-ubyte.gz"
@@ -66,7 +67,7 @@ def run_models(args: argparse.Namespace) -> None:
     rows = []
     for name in args.models:
         arch = name.removesuffix("-n2n")
-        objective = SyntheticNoise2Noise(NOISE) if name.endswith("-n2n") else Supervised(NOISE)
+        objective = Noise2Noise(NOISE) if name.endswith("-n2n") else Supervised(NOISE)
         torch.manual_seed(0)
         model = create_model(arch, channels=1)
         config = TrainConfig(steps=steps, batch_size=args.batch_size, patch_size=28, lr=1e-3, schedule="constant",

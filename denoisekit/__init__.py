@@ -12,6 +12,7 @@ from denoisekit.io import read_image, write_image
 from denoisekit.metrics import mse, psnr, ssim
 from denoisekit.noise import add_noise, benchmark_noise
 from denoisekit.registry import get_method, list_methods, register_method
+from denoisekit.search import run_search
 
 __version__ = "0.1.0"
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "read_image",
     "register_method",
     "resolve_device",
+    "run_search",
     "sample_image",
     "ssim",
     "write_image",

@@ -19,13 +19,13 @@ import os
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from denoisekit import io
-from denoisekit.api import IMAGE_SUFFIXES, denoise
+from denoisekit.api import IMAGE_SUFFIXES, denoise, resolve_method
 from denoisekit.errors import InputError
 from denoisekit.figures import centre_crop, side_by_side
 from denoisekit.metrics import psnr, ssim
@@ -53,11 +53,12 @@ def _images(folder: Path) -> list[Path]:
 
 
 def _run_one(task: tuple) -> dict:
-    dataset, path, sigma, method, seed, blind, protocol, figure_dir = task
+    dataset, path, sigma, method, weights, seed, blind, protocol, figure_dir = task
     clean, _ = io.read_image(path)
     noisy = benchmark_noise(clean, sigma, image_seed(dataset, path.name, sigma, seed), clip=protocol == "clipped")
     start = time.perf_counter()
-    out = denoise(noisy, method, None if blind else sigma)
+    # A trained weights file runs as the model its header names, under its own label.
+    out = denoise(noisy, "default" if weights else method, None if blind else sigma, weights=weights)
     seconds = time.perf_counter() - start
     out = quantize_to_bits(out, 8)
     if figure_dir is not None:
@@ -96,11 +97,14 @@ def run_benchmark(
     protocol: str = "clipped",
     workers: int = 1,
     limit: int | None = None,
+    weights: Mapping[str, str | os.PathLike] | None = None,
     progress: Progress | None = None,
 ) -> list[dict]:
     """Run every method on every image of every folder at every sigma; write the results.
 
     ``limit`` takes only the first images of each folder (in name order), for timing runs.
+    ``weights`` maps labels to weights files written by ``denoisekit train``: each runs as one
+    more method under its label.
 
     Writes ``results.jsonl`` (as it goes), ``results.json``, ``results.csv``, ``results.md``
     (means per dataset, method and sigma) and ``figure_<dataset>_sigma<S>.png`` (centre crops
@@ -115,6 +119,14 @@ def run_benchmark(
     for name in names:
         if reason := get_method(name).unavailable():
             raise InputError(f"method {name!r} is not available: {reason}")
+    weights = {label: Path(path) for label, path in (weights or {}).items()}
+    for label, path in weights.items():
+        if label in names:
+            raise InputError(f"weights label {label!r} is also a method name; pick another label")
+        resolve_method("default", path)  # a missing or foreign file fails here, before any run
+    names += list(weights)
+    if not names:
+        raise InputError("nothing to benchmark: name methods, weights files, or both")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
@@ -128,6 +140,7 @@ def run_benchmark(
             path,
             sigma,
             method,
+            weights.get(method),
             seed,
             blind,
             protocol,

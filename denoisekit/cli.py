@@ -22,6 +22,7 @@ from denoisekit.metrics import mse, psnr, ssim
 from denoisekit.noise import NOISE_MODELS, add_noise
 from denoisekit.parallel import limit_threads
 from denoisekit.registry import Progress, get_method, list_methods, resolve_alias
+from denoisekit.training import METHODS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +70,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     params = _params(args.param)
     if args.iterations is not None:
         params["iterations"] = args.iterations
+    if args.arch is not None:
+        params["arch"] = args.arch
     # One file: a bar per iteration of long fits (a batch shows a bar per image instead).
     fit_progress, fit_bar = progress_bar(method.name) if len(sources) == 1 else (None, None)
     reports = api.denoise_files(
@@ -139,12 +142,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         workers=args.workers,
         limit=args.limit,
+        weights=dict(_labelled(item) for item in args.weights),
         progress=update,
     )
     bar.close()
     print(mean_table(records))
     print(f"results: {Path(args.out) / 'results.json'}")
     return 0
+
+
+def _labelled(item: str) -> tuple[str, str]:
+    """``LABEL=FILE`` → (LABEL, FILE); a bare ``FILE`` is labelled by its name without suffix."""
+    label, sep, path = item.partition("=")
+    return (label, path) if sep else (Path(item).stem, item)
 
 
 def _config_value(text: str) -> object:
@@ -185,10 +195,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         model=args.model,
         model_config=model_config,
         clean_pairs=args.clean_pairs,
+        pair_data=args.pair_data,
+        pair_pattern=args.pair_pattern,
+        synthetic=args.synthetic,
         sigma=args.sigma,
         noise=args.noise,
         noise_levels=levels,
         loss=args.loss,
+        mask_fraction=args.mask_fraction,
+        gamma=args.gamma,
         val=args.val,
         val_split=args.val_split,
         val_sigma=args.val_sigma,
@@ -215,6 +230,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.interrupted:
         print(f"denoisekit: stopped at step {result.step}; checkpoint saved; continue with --resume", file=sys.stderr)
         return 130
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from denoisekit.search.runner import logged_trials, run_search
+
+    if logged := logged_trials(args.out):
+        print(f"denoisekit: resuming the search in {args.out} ({logged} trials logged)", file=sys.stderr)
+    update, bar = progress_bar("search", unit="trial")
+
+    def progress(step: int, total: int, metrics: dict) -> bool:
+        update(step, total, metrics)
+        if bar.disable:  # no terminal: a line per trial
+            print(f"trial {step}/{total}  reward {metrics['reward']:.3f}  best {metrics['best']:.3f}", file=sys.stderr)
+        return True
+
+    try:
+        result = run_search(
+            args.out,
+            images=args.image,
+            sigma=args.sigma,
+            noisy=args.noisy,
+            trials=args.trials,
+            iterations=args.iterations,
+            size=args.size,
+            proxy=args.proxy,
+            strategy=args.strategy,
+            workers=args.workers,
+            ray=args.ray,
+            per_step=args.per_step,
+            depth=args.depth,
+            shared=args.shared,
+            finest=args.finest,
+            width=args.width,
+            lr=args.lr,
+            seed=args.seed,
+            holdout=args.holdout,
+            device=api.resolve_device(args.device),
+            top=args.top,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        print(f"denoisekit: search stopped; rerun the same command to resume from {args.out}", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    print(f"reward: {result.reward}\n{result.summary()}")
     return 0
 
 
@@ -269,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="FILE", help="weights written by 'denoisekit train' (default: shipped ones)")
     p.add_argument("--iterations", type=int, metavar="N", help="iteration budget of a zero-shot fit (-p iterations=N)")
     p.add_argument("--figures", metavar="DIR", help="save spectra, crops and a zero-shot fit's curves in DIR")
+    p.add_argument("--arch", metavar="JSON", help="nas-dip: genotype written by 'denoisekit search' (-p arch=JSON)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(run=cmd_denoise)
 
@@ -297,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("bench", help="benchmark methods on folders of clean images")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of clean images")
     p.add_argument("--sigma", nargs="+", type=float, default=[15, 25, 50])
-    p.add_argument("--methods", nargs="+", required=True, metavar="M")
+    p.add_argument("--methods", nargs="+", default=[], metavar="M", help="registered method names")
+    p.add_argument("--weights", nargs="+", default=[], metavar="[LABEL=]FILE",
+                   help="weights written by 'denoisekit train', each benchmarked under its label")
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (reruns resume in it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blind", action="store_true", help="methods estimate sigma instead of being told")
@@ -312,15 +377,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_bench)
 
     p = commands.add_parser("train", help="train a denoising network (checkpoints, resume, validation)")
-    p.add_argument("--method", default="supervised", help="training method (default: %(default)s)")
-    p.add_argument("--model", default="unet", help="a model name (default: %(default)s)")
+    p.add_argument("--method", default="supervised", choices=METHODS,
+                   help="supervised (clean data) or, from noisy images only: n2n, n2v, blindspot, ne2ne")
+    p.add_argument("--model", help="a model name (default: unet; blindspot for --method blindspot)")
     p.add_argument("--model-config", action="append", default=[], metavar="NAME=VALUE", help="a model keyword")
-    p.add_argument("--data", required=True, metavar="DIR", help="folder of images, one image, or MNIST idx file")
-    p.add_argument("--clean-pairs", metavar="DIR", help="clean images named as the noisy ones in --data")
-    p.add_argument("--sigma", default="25", help="noise level, fixed (25) or a range for blind models (0-55)")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="folder of images, one large image, or MNIST idx file (noisy ones for n2n/n2v/blindspot/ne2ne)")
+    p.add_argument("--clean-pairs", metavar="DIR", help="supervised: clean images named as the noisy ones in --data")
+    p.add_argument("--pair-data", metavar="DIR", help="n2n: second noisy shots named as the images in --data")
+    p.add_argument("--pair-pattern", metavar="REGEX",
+                   help="n2n: shots of one scene inside --data share this pattern's first group, e.g. '(.+)_\\d+'")
+    p.add_argument("--synthetic", action="store_true",
+                   help="self-supervised methods on clean --data: noisy versions are drawn (benchmarks)")
+    p.add_argument("--sigma", help="synthetic noise level, fixed (25) or a range for blind models (0-55)")
     p.add_argument("--noise", default="gaussian", choices=list(NOISE_MODELS), help="synthetic noise model")
     p.add_argument("--peak", type=float, help="Poisson photons for a white pixel")
     p.add_argument("--amount", type=float, help="salt-and-pepper fraction of pixels")
+    p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v: share of pixels masked (default 1%%)")
+    p.add_argument("--gamma", type=float, default=2.0, help="ne2ne: regulariser weight (default: %(default)s)")
     p.add_argument("--loss", default="mse", choices=["mse", "l1"])
     p.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -333,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val", metavar="DIR", help="validation images (default: hold out --val-split of --data)")
-    p.add_argument("--val-split", type=int, default=8, help="images held out for validation (0: none)")
+    p.add_argument("--val-split", type=int, help="clean images held out for validation (default 8; 0: none)")
     p.add_argument("--val-sigma", type=float, help="validation noise level (default: middle of --sigma)")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=200)
@@ -342,6 +416,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start afresh over existing OUT")
     p.add_argument("--out", required=True, metavar="WEIGHTS", help="weights file to write (.pt)")
     p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("search", help="NAS-DIP: search DIP decoder architectures (RL controller or random)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", nargs="+", metavar="CLEAN", help="clean search images: reward = PSNR (with --sigma)")
+    source.add_argument("--noisy", metavar="IMAGE", help="a real noisy image: reward = self-validation (no reference)")
+    p.add_argument("--sigma", type=float, help="noise added to the clean images, 0–255 scale")
+    p.add_argument("--trials", type=int, required=True, help="candidates to propose (a rerun with more continues)")
+    p.add_argument("--iterations", type=int, required=True, help="DIP iterations per candidate (proxy budget)")
+    p.add_argument("--size", type=int, default=64, help="proxy image side in pixels (default: %(default)s)")
+    p.add_argument("--proxy", default="crop", choices=["crop", "downscale"], help="how images get to --size")
+    p.add_argument("--strategy", default="rl", choices=["rl", "random"], help="LSTM controller or random search")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=1, help="local worker processes (default: %(default)s)")
+    where.add_argument("--ray", metavar="ADDRESS", help="evaluate on a Ray cluster (auto, ray://HOST:PORT; local)")
+    p.add_argument("--per-step", type=int, default=4, help="candidates per controller step (default: %(default)s)")
+    p.add_argument("--depth", type=int, default=5, help="levels of the networks (default: %(default)s)")
+    p.add_argument("--shared", action="store_true", help="one cell for all decoder levels (default: one each)")
+    p.add_argument("--finest", type=int, default=8, help="proxy channels at the finest level (default: %(default)s)")
+    p.add_argument("--width", type=int, default=64, help="proxy channels at coarser levels (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.01, help="DIP's Adam learning rate (default: %(default)s)")
+    p.add_argument("--holdout", type=float, default=0.2, help="--noisy: fraction of held-out pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--top", type=int, default=10, help="rows of top.md (default: %(default)s)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder; an existing search in it resumes")
+    p.set_defaults(run=cmd_search)
 
     p = commands.add_parser("methods", help="list the denoising methods and their parameters")
     p.set_defaults(run=cmd_methods)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -170,3 +171,27 @@ def zero_shot_figures(
         panels.append(("clean", reference))
     paths.append(side_by_side([(t, centre_crop(p, crop)) for t, p in panels], folder / f"{stem}_images.png"))
     return paths
+
+
+def reward_curve_figure(curves: Mapping[str, Sequence[float]], path: str | Path, ylabel: str = "reward") -> Path:
+    """Reward per trial (dots) and the running best (line) of one or more searches, on one axis.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = reward_curve_figure({"rl": [1, 3, 2], "random": [2, 1, 1]}, os.path.join(folder, "r.png"))
+    ...     path.exists()
+    True
+    """
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for (name, rewards), colour in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False):
+        trials = np.arange(1, len(rewards) + 1)
+        axis.scatter(trials, rewards, s=10, color=colour, alpha=0.5, label=f"{name}: reward per trial")
+        axis.plot(trials, np.maximum.accumulate(rewards), color=colour, lw=1.5, label=f"{name}: best so far")
+    axis.set_xlabel("trial")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_ylabel(ylabel)
+    axis.legend(loc="best", fontsize=8)
+    figure.tight_layout()
+    return _save_rgb(figure, path, dpi=90)

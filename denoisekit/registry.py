@@ -28,7 +28,12 @@ Progress = Callable[[int, int, dict], bool]
 
 # Modules whose import registers methods. Listed here (not imported eagerly) so that
 # classical methods never pay for importing torch.
-_METHOD_MODULES = ("denoisekit.classical", "denoisekit.models.methods", "denoisekit.zeroshot.methods")
+_METHOD_MODULES = (
+    "denoisekit.classical",
+    "denoisekit.models.methods",
+    "denoisekit.zeroshot.methods",
+    "denoisekit.search.methods",
+)
 _REGISTRY: dict[str, MethodSpec] = {}
 _ALIASES: dict[str, str] = {}
 

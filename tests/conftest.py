@@ -18,6 +18,17 @@ def smooth_image(height: int = 64, width: int = 64, channels: int = 1, seed: int
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (the machine's cores are shared), restored after."""
+    import torch  # here, not at the top: most test files never need torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def gray() -> np.ndarray:
     return smooth_image(64, 64, 1)
 

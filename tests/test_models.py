@@ -18,6 +18,7 @@ SMALL = {
     "win5rb": {"features": 8},
     "n2n-autoencoder": {},
     "unet": {"widths": (8, 16)},
+    "blindspot": {"widths": (8, 8)},
 }
 
 

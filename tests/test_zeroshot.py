@@ -27,12 +27,7 @@ from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVarian
 SMALL = {"width": 16, "finest": 16, "depth": 3, "skip": 4}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ _MODEL_MODULES = (
     "denoisekit.models.win5rb",
     "denoisekit.models.n2n_autoencoder",
     "denoisekit.models.unet",
+    "denoisekit.models.blindspot",
 )
 
 
@@ -52,6 +54,12 @@ def list_models() -> list[str]:
     for module in _MODEL_MODULES:
         importlib.import_module(module)
     return list(_MODELS)
+
+
+def model_accepts(name: str, keyword: str) -> bool:
+    """Whether the model registered as ``name`` takes the configuration keyword ``keyword``."""
+    list_models()
+    return name in _MODELS and keyword in inspect.signature(_MODELS[name]).parameters
 
 
 def create_model(name: str, pretrained: bool = False, **config: Any) -> nn.Module:

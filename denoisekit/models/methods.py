@@ -25,7 +25,9 @@ _SUMMARIES = {
     "win5rb": "Win5-RB: 5 wide 7×7 layers, 128 filters, BN, residual",
     "n2n-autoencoder": "Noise2Noise mini-project autoencoder (kernel-2 conv/transposed conv)",
     "unet": "Fast residual U-Net with a noise-level map (the CPU-first default)",
+    "blindspot": "Blind-spot network (Laine et al.), trained on noisy images only",
 }
+_SELF_SUPERVISED = {"blindspot"}  # models that only make sense trained without clean images
 
 
 @functools.lru_cache(maxsize=8)
@@ -60,7 +62,7 @@ def run_network(
 for _name in list_models():
     register_method(
         _name,
-        family="supervised",
+        family="self-supervised" if _name in _SELF_SUPERVISED else "supervised",
         summary=_SUMMARIES.get(_name, _name),
         bytes_per_pixel=600.0,
         uses_device=True,

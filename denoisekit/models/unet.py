@@ -50,17 +50,25 @@ class LiteUNet(nn.Module):
         Residual blocks per scale, in the encoder and in the decoder alike.
     noise_map : bool
         Condition on ``sigma`` (a constant σ/255 map); without it the model is blind.
+    residual : bool
+        Predict the noise and subtract it from the input (the default), or predict the image
+        directly, as Noise2Void needs: its masked pixels must not reach the output unchanged.
 
     >>> LiteUNet(channels=1, widths=(8, 16))(torch.zeros(1, 1, 30, 30), torch.tensor([25.0])).shape
     torch.Size([1, 1, 30, 30])
     """
 
     def __init__(
-        self, channels: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int = 2, noise_map: bool = True
+        self,
+        channels: int = 1,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        blocks: int = 2,
+        noise_map: bool = True,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         widths = tuple(widths)
-        self.noise_map = noise_map
+        self.noise_map, self.residual = noise_map, residual
         self.multiple = 2 ** len(widths)
         self.head = nn.Conv2d(4 * channels + int(noise_map), widths[0], 3, padding=1)
         self.encoders = nn.ModuleList(nn.Sequential(*(ResBlock(w) for _ in range(blocks))) for w in widths[:-1])
@@ -89,5 +97,5 @@ class LiteUNet(nn.Module):
         h = self.bottom(h)
         for up, decoder, skip in zip(reversed(self.ups), reversed(self.decoders), reversed(skips), strict=True):
             h = decoder(up(h) + skip)
-        noise = F.pixel_shuffle(self.tail(h), 2)
-        return (padded - noise)[..., :height, :width]
+        out = F.pixel_shuffle(self.tail(h), 2)
+        return (padded - out if self.residual else out)[..., :height, :width]

@@ -8,7 +8,9 @@ a resumed run sees exactly the batches an uninterrupted one would have.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +104,34 @@ def pair_images(noisy: ImageSet, clean: ImageSet) -> None:
     for name, a, b in zip(noisy.names, noisy.images, clean.images, strict=True):
         if a.shape != b.shape:
             raise InputError(f"{name}: paired images differ in size ({a.shape} vs {b.shape})")
+
+
+def pairs_by_pattern(shots: ImageSet, pattern: str) -> tuple[ImageSet, ImageSet]:
+    """Noise2Noise pairs inside one set: files whose names (without suffix) fully match
+    ``pattern`` and agree on its first group show the same scene; every two shots of a scene
+    make a pair. ``(.+)_\\d+`` pairs ``cell_1.tif`` with ``cell_2.tif``."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise InputError(f"--pair-pattern {pattern!r} is not a regular expression ({error})") from None
+    if regex.groups < 1:
+        raise InputError(f"--pair-pattern {pattern!r} needs a group naming the scene, as in (.+)_\\d+")
+    scenes: dict[str, list[int]] = {}
+    for index, name in enumerate(shots.names):
+        match = regex.fullmatch(Path(name).stem)
+        if match is None:
+            raise InputError(f"{name}: does not match --pair-pattern {pattern!r}")
+        scenes.setdefault(match.group(1), []).append(index)
+    single = next((scene for scene, members in scenes.items() if len(members) < 2), None)
+    if single is not None:
+        raise InputError(f"scene {single!r} has one shot; Noise2Noise needs at least two of each scene")
+    pairs = [pair for members in scenes.values() for pair in itertools.combinations(members, 2)]
+    for i, j in pairs:
+        if shots.images[i].shape != shots.images[j].shape:
+            raise InputError(f"{shots.names[i]} and {shots.names[j]}: shots of one scene differ in size")
+    first = ImageSet([shots.images[i] for i, _ in pairs], [shots.names[i] for i, _ in pairs], shots.scale)
+    second = ImageSet([shots.images[j] for _, j in pairs], [shots.names[j] for _, j in pairs], shots.scale)
+    return first, second
 
 
 def _dihedral(patch: np.ndarray, k: int) -> np.ndarray:

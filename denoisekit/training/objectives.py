@@ -1,6 +1,8 @@
-"""How a batch becomes a loss. Supervised training lives here; the self-supervised objectives
-(Noise2Noise, Noise2Void, blind-spot, Neighbor2Neighbor) plug into the same trainer the same way:
-``objective(model, arrays, rng, device) -> loss``.
+"""How a batch becomes a loss: ``objective(model, arrays, rng, device) -> loss``.
+
+Supervised training and the synthetic noise every objective can draw live here; the
+self-supervised objectives have a module each (``noise2noise``, ``noise2void``, ``blindspot``,
+``neighbor2neighbor``) and plug into the same trainer the same way.
 """
 
 from __future__ import annotations
@@ -81,15 +83,28 @@ class Supervised:
         return self.loss(model(inputs, torch.from_numpy(sigma).to(device)), targets)
 
 
-class SyntheticNoise2Noise(Supervised):
-    """Two independent noise draws on the same clean patch: one is the input, the other the
-    target. The clean patch itself never reaches the loss (Noise2Noise on synthetic pairs)."""
+class SelfSupervised:
+    """Base of the objectives that never see a clean image.
+
+    Each sample brings ``views`` noisy images of one scene: read from the data (real noisy
+    images), or, given ``noise``, drawn on the fly from clean patches, for benchmarks in
+    which the clean images must never reach the loss. Subclasses define :meth:`loss_on`.
+    """
+
+    views = 1
+
+    def __init__(self, noise: NoiseSpec | None = None, loss: str = "mse") -> None:
+        if loss not in LOSSES:
+            raise InputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+        self.noise, self.loss = noise, LOSSES[loss]
 
     def __call__(
         self, model: nn.Module, arrays: list[np.ndarray], rng: np.random.Generator, device: str
     ) -> torch.Tensor:
-        (clean,) = arrays
-        noisy, sigma = self.noise.apply(clean, rng)
-        target, _ = self.noise.apply(clean, rng)
-        inputs, targets = torch.from_numpy(noisy).to(device), torch.from_numpy(target).to(device)
-        return self.loss(model(inputs, torch.from_numpy(sigma).to(device)), targets)
+        if self.noise is not None:
+            (clean,) = arrays
+            arrays = [self.noise.apply(clean, rng)[0] for _ in range(self.views)]
+        return self.loss_on(model, [torch.from_numpy(a).to(device) for a in arrays], rng)
+
+    def loss_on(self, model: nn.Module, noisy: list[torch.Tensor], rng: np.random.Generator) -> torch.Tensor:
+        raise NotImplementedError

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -81,6 +82,7 @@ def fit(
     progress: Progress | None = None,
     progress_offset: int = 0,
     progress_total: int | None = None,
+    loss_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, FitHistory]:
     """Fit ``net`` from a fixed random code to ``noisy`` and return the picked output.
 
@@ -112,6 +114,9 @@ def fit(
         ``psnr``; returning False raises :class:`~denoisekit.errors.Cancelled`.
     progress_offset, progress_total : int
         Place of this fit in a longer job (several repetitions), for the progress steps.
+    loss_mask : ndarray, optional
+        Boolean ``(H, W)``: only these pixels enter the loss. The others are held out, so a
+        :class:`~denoisekit.zeroshot.stopping.SelfValidation` rule can score the fit on them.
 
     Returns
     -------
@@ -126,6 +131,8 @@ def fit(
     multiple, least = getattr(net, "multiple", 1), getattr(net, "min_size", 1)
     padded_h, padded_w = padded_size(max(height, least), max(width, least), multiple)
     target = to_tensor(noisy, device)
+    weights = None if loss_mask is None else torch.from_numpy(loss_mask.astype(np.float32))[None, None].to(device)
+    fitted = None if weights is None else weights.sum() * target.shape[1]  # pixels × channels in the loss
     generator = torch.Generator(device=device).manual_seed(seed)
     code = torch.rand((1, CODE_CHANNELS, padded_h, padded_w), generator=generator, device=device) * CODE_SCALE
     oracle = OraclePSNR(to_tensor(reference, device)) if reference is not None else None
@@ -139,7 +146,8 @@ def fit(
     for step in range(1, iterations + 1):
         noise = torch.randn(code.shape, generator=generator, device=device) * perturbation
         output = net(code + noise)[:, :, :height, :width]
-        loss = torch.mean((output - target) ** 2)
+        error = (output - target) ** 2
+        loss = error.mean() if weights is None else (error * weights).sum() / fitted
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -189,7 +197,7 @@ def fit(
 
 def deep_image_prior(
     noisy: np.ndarray,
-    config: SkipConfig,
+    config: SkipConfig | Callable[[int, int], nn.Module],
     *,
     iterations: int,
     rule: StoppingRule | Callable[[], StoppingRule] | None = None,
@@ -203,14 +211,15 @@ def deep_image_prior(
     progress: Progress | None = None,
     return_best: bool = False,
 ) -> tuple[np.ndarray, list[FitHistory]]:
-    """Run DIP ``repeats`` times (seeds ``seed``, ``seed + 1``, …) with skip networks.
+    """Run DIP ``repeats`` times (seeds ``seed``, ``seed + 1``, …) with skip networks, or others.
 
     Parameters
     ----------
     noisy : ndarray
         float32 ``(H, W, C)`` in [0, 1].
-    config : SkipConfig
-        The network.
+    config : SkipConfig or callable
+        The skip network, or ``build(in_channels, out_channels) -> nn.Module`` for another
+        network :func:`fit` can fit (NAS-DIP's); it is called once per repetition.
     iterations : int
         Budget per repetition.
     rule : StoppingRule or callable returning one, optional
@@ -237,7 +246,8 @@ def deep_image_prior(
         current = rule() if callable(rule) else rule
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching global state
             torch.manual_seed(seed + repeat)
-            net = build_skip_net(config, CODE_CHANNELS, noisy.shape[2])
+            build = functools.partial(build_skip_net, config) if isinstance(config, SkipConfig) else config
+            net = build(CODE_CHANNELS, noisy.shape[2])
         _, history = fit(
             net,
             noisy,

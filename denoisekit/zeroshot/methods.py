@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from torch import nn
 
 from denoisekit.errors import InputError
 from denoisekit.registry import Param, Progress, register_method
@@ -36,7 +37,8 @@ DIP_ITERATIONS = 1500
 ZS_ITERATIONS = 1000
 CPU_CROP = 128
 
-_DIP_PARAMS = (
+#: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
+DIP_PARAMS = (
     Param("iterations", int, DIP_ITERATIONS, "iteration budget (the stopping rule usually ends sooner)", 1, 100_000),
     Param("lr", float, 0.01, "Adam learning rate", 1e-5, 1.0),
     Param("width", int, 128, "channels per level (at the coarser levels, with finest)", 1, 512),
@@ -83,7 +85,7 @@ def _rule_factory(
     "dip",
     family="zero-shot",
     summary="Deep Image Prior: fit a random encoder-decoder to the image, stopped by a no-reference rule",
-    params=_DIP_PARAMS,
+    params=DIP_PARAMS,
     uses_device=True,
     uses_reference=True,
     bytes_per_pixel=2048,
@@ -133,16 +135,59 @@ def deep_image_prior_method(
     ndarray
         float32 ``(H, W, C)``.
     """
+    config = SkipConfig.pyramid(pyramid_finest(finest, width, device), width, depth, skip=skip, upsample=upsample)
+    return fit_dip_method(
+        "dip",
+        config,
+        image,
+        sigma,
+        progress,
+        device,
+        reference=reference,
+        history=history,
+        iterations=iterations,
+        lr=lr,
+        stop=stop,
+        patience=patience,
+        repeats=repeats,
+        seed=seed,
+    )
+
+
+def pyramid_finest(finest: int | None, width: int, device: str) -> int:
+    """Channels at the finest level: as asked, else ``width`` on a GPU and :data:`CPU_FINEST` on a CPU."""
+    return finest or (CPU_FINEST if device == "cpu" else width)
+
+
+def fit_dip_method(
+    name: str,
+    network: SkipConfig | Callable[[int, int], nn.Module],
+    image: np.ndarray,
+    sigma: float | None,
+    progress: Progress | None,
+    device: str,
+    *,
+    reference: np.ndarray | None,
+    history: RunHistory | None,
+    iterations: int,
+    lr: float,
+    stop: str,
+    patience: int,
+    repeats: int,
+    seed: int,
+) -> np.ndarray:
+    """What the DIP-like methods (``dip``, ``nas-dip``) share once their network is known: the
+    checks, the stopping rule, the repetitions and the history. ``network`` is a
+    :class:`SkipConfig` or ``build(in_channels, out_channels)`` (see
+    :func:`~denoisekit.zeroshot.dip.deep_image_prior`); the rest is as :func:`deep_image_prior_method`."""
     if stop == "oracle" and reference is None:
         raise InputError("stop=oracle picks the iteration by PSNR, so it needs the clean image (--reference)")
     if reference is not None and reference.shape != image.shape:
         raise InputError(f"reference is {reference.shape}, but the image is {image.shape}")
-    finest = finest or (CPU_FINEST if device == "cpu" else width)
-    config = SkipConfig.pyramid(finest, width, depth, skip=skip, upsample=upsample)
     rule = _rule_factory(stop, image, sigma, patience, device)
     out, fits = deep_image_prior(
         image,
-        config,
+        network,
         iterations=iterations,
         rule=rule,
         reference=reference,
@@ -154,7 +199,7 @@ def deep_image_prior_method(
         return_best=stop == "oracle",
     )
     if history is not None:
-        history.method = "dip"
+        history.method = name
         history.fits.extend(fits)
         history.output = out
     return out

@@ -14,6 +14,11 @@ noisy image and the outputs only:
 :class:`Discrepancy`
     Morozov's discrepancy principle: stop the first time the (smoothed) output is as close to
     the noisy image as the noise level says a clean image would be, ``MSE <= factor·σ²``.
+:class:`SelfValidation`
+    Hold a random set of pixels out of the loss (:func:`holdout_mask`, ``fit(loss_mask=...)``)
+    and measure the output's MSE to the noisy image on them. The held-out noise never reaches
+    the fit, so this is the output's MSE to the clean image plus σ², in expectation: a
+    no-reference score (NAS-DIP's reward for a real noisy image) as well as a stopping rule.
 
 Every rule sees each iteration's raw output and the exponential moving average the method
 returns, gives one criterion value for the history and figures, and names its best step.
@@ -33,6 +38,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 
 
@@ -167,3 +173,53 @@ class Discrepancy(StoppingRule):
         if self.best_step is None and value <= self.factor:
             self.best_step, self.best_value = step, value
         return value
+
+
+def holdout_mask(height: int, width: int, fraction: float, seed: int = 0) -> np.ndarray:
+    """Boolean ``(height, width)``: True on about ``fraction`` of the pixels, drawn at random.
+
+    Examples
+    --------
+    >>> round(float(holdout_mask(100, 100, 0.2, seed=0).mean()), 1)
+    0.2
+    """
+    return np.random.default_rng(seed).random((height, width)) < fraction
+
+
+class SelfValidation(StoppingRule):
+    """MSE of the smoothed output to the noisy image on pixels held out of the loss.
+
+    Fit with ``loss_mask=~held_out`` so the held-out pixels' noise never enters the loss; then
+    the criterion estimates ``MSE(output, clean) + σ²`` without the clean image. Its minimum is
+    the pick; with ``patience`` the fit stops that many iterations after it.
+
+    Parameters
+    ----------
+    noisy : Tensor
+        The noisy image ``(1, C, H, W)``.
+    held_out : ndarray
+        Boolean ``(H, W)``, True on the held-out pixels (:func:`holdout_mask`).
+    patience : int, optional
+        Stop after this many iterations without a new minimum (None: never).
+
+    Examples
+    --------
+    >>> noisy = torch.zeros(1, 1, 2, 2)
+    >>> rule = SelfValidation(noisy, np.array([[True, False], [False, False]]))
+    >>> rule.update(1, None, torch.tensor([[[[0.5, 1.0], [1.0, 1.0]]]]))
+    0.25
+    """
+
+    name = "self-validation"
+
+    def __init__(self, noisy: torch.Tensor, held_out: np.ndarray, patience: int | None = None) -> None:
+        super().__init__(patience)
+        if not held_out.any():
+            raise ValueError("self-validation needs at least one held-out pixel")
+        self.noisy = noisy
+        self.weights = torch.from_numpy(held_out.astype(np.float32))[None, None].to(noisy.device)
+        self.count = float(held_out.sum()) * noisy.shape[1]
+
+    def value(self, step: int, raw: torch.Tensor, smoothed: torch.Tensor | None) -> float:
+        output = raw if smoothed is None else smoothed
+        return ((output - self.noisy) ** 2 * self.weights).sum().item() / self.count
