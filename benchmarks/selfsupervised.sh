@@ -4,10 +4,11 @@
 # Noise2Noise needs a second shot of each scene: a second noisy copy with another seed.
 #
 #   bash benchmarks/selfsupervised.sh train n2n      # one method (resumes its checkpoint)
-#   bash benchmarks/selfsupervised.sh test           # all trained weights on BSD68 sigma 25
+#   bash benchmarks/selfsupervised.sh test n2n       # its weights on BSD68 sigma 25
 #
 # Steps per method are set by the CPU time this project had (see docs/BENCHMARKS.md); raise
-# STEPS_<METHOD> and rerun to continue a run from its checkpoint.
+# STEPS_<METHOD> and rerun to continue a run from its checkpoint. The recorded n2n run went to
+# 8,000 steps, then was resumed with STEPS_N2N=12000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -37,17 +38,14 @@ train)
     *) echo "usage: $0 train n2n|n2v|ne2ne|blindspot" >&2; exit 2 ;;
     esac ;;
 test)
-    weights=()
-    for method in n2n n2v ne2ne blindspot; do
-        [ -f $RUN/$method/$method.pt ] && weights+=("$method=$RUN/$method/$method.pt")
-    done
-    rm -rf $RUN/test_bsd68
-    denoisekit --threads "$THREADS" bench --data $DATA/bsd68 --sigma 25 --weights "${weights[@]}" \
-        --methods unet --out $RUN/test_bsd68
+    method=$2
+    out=$RUN/test/$method
+    rm -rf "$out"
+    denoisekit --threads "$THREADS" bench --data $DATA/bsd68 --sigma 25 --weights "$method=$RUN/$method/$method.pt" \
+        --out "$out"
     mkdir -p benchmarks/results/selfsupervised
-    cp $RUN/test_bsd68/results.csv $RUN/test_bsd68/results.md benchmarks/results/selfsupervised/
-    for method in n2n n2v ne2ne blindspot; do
-        [ -f $RUN/$method/$method.json ] && cp $RUN/$method/$method.json benchmarks/results/selfsupervised/
-    done ;;
-*) echo "usage: $0 train METHOD | test" >&2; exit 2 ;;
+    cp "$out/results.csv" "benchmarks/results/selfsupervised/$method.csv"
+    cp "$RUN/$method/$method.json" "benchmarks/results/selfsupervised/$method.card.json"
+    cp "$RUN/$method/$method.csv" "benchmarks/results/selfsupervised/$method.log.csv" ;;
+*) echo "usage: $0 train|test n2n|n2v|ne2ne|blindspot" >&2; exit 2 ;;
 esac

@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="n2n: shots of one scene inside --data share this pattern's first group, e.g. '(.+)_\\d+'")
     p.add_argument("--synthetic", action="store_true",
                    help="self-supervised methods on clean --data: noisy versions are drawn (benchmarks)")
-    p.add_argument("--sigma", help="synthetic noise level, fixed (25) or a range for blind models (0-55)")
+    p.add_argument("--sigma", help="synthetic noise level, fixed (default 25) or a range for blind models (0-55); "
+                   "blindspot with posterior=true on noisy data: their noise level (default: estimated)")
     p.add_argument("--noise", default="gaussian", choices=list(NOISE_MODELS), help="synthetic noise model")
     p.add_argument("--peak", type=float, help="Poisson photons for a white pixel")
     p.add_argument("--amount", type=float, help="salt-and-pepper fraction of pixels")

@@ -187,7 +187,7 @@ def train(
         "training_images": len(images.images),
         "validation": str(val) if val else f"last {val_split} images of the data" if val_split else None,
         "noise": {"model": noise, "sigma": [low, high], **(noise_levels or {})},
-        "loss": loss,
+        "loss": "gaussian-nll" if posterior else loss,
         **({"mask_fraction": mask_fraction} if method == "n2v" else {}),
         **({"gamma": gamma} if method == "ne2ne" else {}),
         "parameters": sum(p.numel() for p in network.parameters()),
