@@ -53,24 +53,23 @@ def _images(folder: Path) -> list[Path]:
 
 
 def _run_one(task: tuple) -> dict:
-    dataset, path, sigma, method, weights, seed, blind, protocol, figure_dir = task
+    dataset, path, sigma, label, method, weights, seed, blind, protocol, figure_dir = task
     clean, _ = io.read_image(path)
     noisy = benchmark_noise(clean, sigma, image_seed(dataset, path.name, sigma, seed), clip=protocol == "clipped")
     start = time.perf_counter()
-    # A trained weights file runs as the model its header names, under its own label.
-    out = denoise(noisy, "default" if weights else method, None if blind else sigma, weights=weights)
+    out = denoise(noisy, method, None if blind else sigma, weights=weights)
     seconds = time.perf_counter() - start
     out = quantize_to_bits(out, 8)
     if figure_dir is not None:
         figure_dir.mkdir(parents=True, exist_ok=True)
-        np.save(figure_dir / f"{method}.npy", out)
+        np.save(figure_dir / f"{label}.npy", out)
         np.save(figure_dir / "noisy.npy", noisy)
         np.save(figure_dir / "clean.npy", clean)
     height, width, channels = clean.shape
     return {
         "dataset": dataset,
         "image": path.name,
-        "method": method,
+        "method": label,
         "sigma": sigma,
         "psnr": psnr(clean, out),
         "ssim": ssim(clean, out),
@@ -120,10 +119,13 @@ def run_benchmark(
         if reason := get_method(name).unavailable():
             raise InputError(f"method {name!r} is not available: {reason}")
     weights = {label: Path(path) for label, path in (weights or {}).items()}
+    # A trained weights file runs as the model its header names, under its own label; the
+    # header is read once here (a missing or foreign file fails before any run), not per image.
+    runs_as = {name: name for name in names}
     for label, path in weights.items():
         if label in names:
             raise InputError(f"weights label {label!r} is also a method name; pick another label")
-        resolve_method("default", path)  # a missing or foreign file fails here, before any run
+        runs_as[label] = resolve_method("default", path).name
     names += list(weights)
     if not names:
         raise InputError("nothing to benchmark: name methods, weights files, or both")
@@ -140,6 +142,7 @@ def run_benchmark(
             path,
             sigma,
             method,
+            runs_as[method],
             weights.get(method),
             seed,
             blind,
