@@ -7,6 +7,7 @@ self-supervised objectives have a module each (``noise2noise``, ``noise2void``, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,14 +62,19 @@ def effective_sigma(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
     return ((noisy - clean).reshape(len(clean), -1).std(axis=1) * 255.0).astype(np.float32)
 
 
+def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss registered as ``name`` in :data:`LOSSES`, or InputError."""
+    if name not in LOSSES:
+        raise InputError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
 class Supervised:
     """Noisy input, clean target. The noisy input is either synthesised from clean patches on
     the fly (``noise``) or read from a paired folder (arrays ``[noisy, clean]``)."""
 
     def __init__(self, noise: NoiseSpec | None, loss: str = "mse") -> None:
-        if loss not in LOSSES:
-            raise InputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
-        self.noise, self.loss = noise, LOSSES[loss]
+        self.noise, self.loss = noise, loss_function(loss)
 
     def __call__(
         self, model: nn.Module, arrays: list[np.ndarray], rng: np.random.Generator, device: str
@@ -94,9 +100,7 @@ class SelfSupervised:
     views = 1
 
     def __init__(self, noise: NoiseSpec | None = None, loss: str = "mse") -> None:
-        if loss not in LOSSES:
-            raise InputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
-        self.noise, self.loss = noise, LOSSES[loss]
+        self.noise, self.loss = noise, loss_function(loss)
 
     def __call__(
         self, model: nn.Module, arrays: list[np.ndarray], rng: np.random.Generator, device: str
