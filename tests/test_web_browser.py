@@ -16,6 +16,14 @@ from web_helpers import fake_methods, image_bytes, live_server, noisy_pair
 from denoisekit.io import decode_image
 from denoisekit.web import WebConfig, create_app
 
+
+def expect(locator):
+    """Playwright's retrying assertion: it polls through injected code, which the page's CSP
+    allows (a string predicate in wait_for_function falls back to eval, which it forbids)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 ARGS = [
     "--headless",
@@ -86,7 +94,7 @@ def test_upload_denoise_compare_and_download(page, files):
     assert page.text_content("#message").startswith("Done in")
     assert re.fullmatch(r"\d+\.\d\d dB", page.text_content("#metrics .psnr"))
     assert re.fullmatch(r"0\.\d{4}", page.text_content("#metrics .ssim"))
-    page.wait_for_function("document.getElementById('after').naturalWidth === 96")
+    expect(page.locator("#after")).to_have_js_property("naturalWidth", 96)
 
     # The slider moves by keyboard, the zoom by its buttons; every view shows something.
     page.focus("#handle")
@@ -97,7 +105,8 @@ def test_upload_denoise_compare_and_download(page, files):
     page.click("[data-view=side]")
     assert page.locator("#view-side .pane").count() == 3  # noisy, denoised, reference
     page.click("[data-view=spectra]")
-    page.wait_for_function("[...document.querySelectorAll('#spectra img')].every(i => i.naturalWidth > 0)")
+    for spectrum in page.locator("#spectra img").all():
+        expect(spectrum).not_to_have_js_property("naturalWidth", 0)
     assert page.locator("#spectra img").count() == 3
 
     with page.expect_download() as download:
@@ -117,7 +126,7 @@ def test_a_long_job_shows_its_curve_and_can_be_cancelled(page, files):
     page.fill("#param-delay", "0.005")
     page.click("#run")
     page.wait_for_selector("#curve-box:not([hidden])")
-    page.wait_for_function("document.getElementById('progress-text').textContent.includes('/ 2000')")
+    expect(page.locator("#progress-text")).to_contain_text("/ 2000")
     assert page.locator("#series button").all_text_contents() == ["loss", "psnr"]
     page.click("#cancel")
     page.wait_for_selector("#message.warn")
