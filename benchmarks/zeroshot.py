@@ -61,6 +61,7 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
     stop = fit.stopped_at or fit.iterations
     picked_psnr, picked_ssim = _scores(clean, fit.images["picked"])
     record = {
+        "rule": fit.rule,
         "iterations": fit.iterations,
         "width": args.width,
         "finest": args.finest,

@@ -16,6 +16,7 @@ from web_helpers import GATE, fake_methods, image_bytes, live_server, noisy_pair
 
 from denoisekit import cli
 from denoisekit.io import decode_image
+from denoisekit.models.weights import has_shipped_weights
 from denoisekit.registry import get_method, list_methods
 from denoisekit.web import WebConfig, create_app
 from denoisekit.web.jobs import Busy, JobStore, Lane
@@ -117,6 +118,12 @@ def test_methods_come_from_the_registry(client):
     assert methods["web-test-missing"]["unavailable"] == "it needs a package not installed"
     # A path or free-form string could name a server file: never offered.
     assert methods["web-test-file"]["params"] == []
+    # So a network runs on the page only with shipped weights; the default one has them.
+    networks = [name for name in methods if get_method(name).uses_weights]
+    assert methods["unet"]["unavailable"] is None and methods["unet"]["default"]
+    for name in networks:
+        assert (methods[name]["unavailable"] is None) == has_shipped_weights(name)
+    assert any("no shipped weights" in (methods[name]["unavailable"] or "") for name in networks)
 
 
 def test_page_and_its_assets(client):

@@ -22,7 +22,7 @@ from denoisekit.figures import fourier_spectrum
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
-from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance
+from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
 
 SMALL = {"width": 16, "finest": 16, "depth": 3, "skip": 4}
 
@@ -99,6 +99,23 @@ def test_no_reference_rule_stops_before_the_end(pair):
     )
     assert oracle.fits[0].picked == fit_.picked and oracle.fits[0].stopped_at == fit_.stopped_at
     np.testing.assert_array_equal(again, out)
+
+
+def test_default_rule_holds_pixels_out_of_the_fit(pair):
+    _, noisy = pair
+    held = holdout_mask(40, 40, 0.1, seed=3)  # what the default rule holds out for seed 3
+    garbage = noisy.copy()
+    garbage[held] = 1.0
+
+    def run(image):
+        history = RunHistory()
+        dk.denoise(image, "dip", 25, device="cpu", history=history, iterations=15, seed=3, **SMALL)
+        return history.fits[0]
+
+    first, changed = run(noisy), run(garbage)
+    assert first.rule == "self-validation"
+    assert first.loss == changed.loss  # the held-out pixels never reach the loss...
+    assert changed.criterion[-1] > first.criterion[-1]  # ...only the criterion
 
 
 def test_stop_oracle_returns_the_best(pair):

@@ -90,11 +90,16 @@ def load_weights(path: str | os.PathLike, expect_model: str | None = None) -> We
 
 def shipped_weights(model: str, channels: int = 1) -> Path:
     """Path of the weights shipped for ``model`` on gray (1) or color (3) images."""
-    path = SHIPPED / f"{model}-{'gray' if channels == 1 else 'color'}.pt"
+    kind = "gray" if channels == 1 else "color"
+    path = SHIPPED / f"{model}-{kind}.pt"
     if not path.is_file():
-        kind = "gray" if channels == 1 else "color"
         raise InputError(
             f"no shipped weights for model {model!r} on {kind} images; train some with "
             f"'denoisekit train --model {model} ...' and pass --weights"
         )
     return path
+
+
+def has_shipped_weights(model: str) -> bool:
+    """Whether the package ships weights for ``model`` (gray, color or both)."""
+    return any(SHIPPED.glob(f"{model}-*.pt"))

@@ -53,7 +53,8 @@ def nas_dip_method(
     lr: float = 0.01,
     width: int = 128,
     finest: int | None = None,
-    stop: str = "variance",
+    stop: str = "self-validation",
+    holdout: float = 0.1,
     patience: int = 300,
     repeats: int = 1,
     seed: int = 0,
@@ -66,7 +67,7 @@ def nas_dip_method(
         As :func:`denoisekit.zeroshot.methods.deep_image_prior_method`.
     arch : str, optional
         ``best_arch.json`` from ``denoisekit search``; without it, the DIP decoder.
-    iterations, lr, width, finest, stop, patience, repeats, seed
+    iterations, lr, width, finest, stop, holdout, patience, repeats, seed
         As ``dip``'s parameters (``denoisekit methods``); ``width``/``finest`` set the channels
         of the searched network's levels (a search scores candidates on narrower ones).
 
@@ -89,6 +90,7 @@ def nas_dip_method(
         iterations=iterations,
         lr=lr,
         stop=stop,
+        holdout=holdout,
         patience=patience,
         repeats=repeats,
         seed=seed,

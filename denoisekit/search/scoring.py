@@ -79,10 +79,7 @@ def _score_image(genotype: Genotype, image: ProxyImage, task: ScoringTask) -> tu
     with torch.random.fork_rng(devices=[]):  # every candidate starts from the same seed
         torch.manual_seed(task.seed)
         net = build_network(genotype, CODE_CHANNELS, image.noisy.shape[2], task.finest, task.width)
-    rule, mask = None, None
-    if image.clean is None:
-        rule = SelfValidation(to_tensor(image.noisy, task.device), image.held_out)
-        mask = ~image.held_out
+    rule = None if image.clean is not None else SelfValidation(to_tensor(image.noisy, task.device), image.held_out)
     _, history = fit(
         net,
         image.noisy,
@@ -91,7 +88,6 @@ def _score_image(genotype: Genotype, image: ProxyImage, task: ScoringTask) -> tu
         lr=task.lr,
         seed=task.seed,
         device=task.device,
-        loss_mask=mask,
     )
     if image.clean is not None:
         value = psnr(image.clean, history.images["last"])

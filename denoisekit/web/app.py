@@ -50,6 +50,7 @@ from denoisekit.errors import ImageTooLarge, InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.io import ImageInfo, decode_image, encode_image
 from denoisekit.metrics import psnr, ssim
+from denoisekit.models.weights import has_shipped_weights
 from denoisekit.noise import quantize_to_bits
 from denoisekit.registry import MethodSpec, Param, get_method, list_methods, resolve_alias
 from denoisekit.validation import check_sigma
@@ -151,6 +152,13 @@ def settable(param: Param) -> bool:
     return param.type in (int, float, bool) or (param.type is str and param.choices is not None)
 
 
+def _weights_missing(spec: MethodSpec) -> str | None:
+    """Why a network cannot run here: the page never takes a weights file, so it needs shipped ones."""
+    if spec.uses_weights and not has_shipped_weights(spec.name):
+        return "no shipped weights (trained weights run from the command line with --weights)"
+    return None
+
+
 def method_json(spec: MethodSpec) -> dict[str, Any]:
     """What the page needs to offer a method and build its form."""
     return {
@@ -162,7 +170,7 @@ def method_json(spec: MethodSpec) -> dict[str, Any]:
         "uses_sigma": spec.uses_sigma,
         "uses_device": spec.uses_device,
         "channels": list(spec.channels),
-        "unavailable": spec.unavailable(),
+        "unavailable": spec.unavailable() or _weights_missing(spec),
         "params": [
             {
                 "name": p.name,

@@ -82,7 +82,6 @@ def fit(
     progress: Progress | None = None,
     progress_offset: int = 0,
     progress_total: int | None = None,
-    loss_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, FitHistory]:
     """Fit ``net`` from a fixed random code to ``noisy`` and return the picked output.
 
@@ -98,6 +97,7 @@ def fit(
         The iteration budget.
     rule : StoppingRule, optional
         Picks the returned iteration and may stop early; without one the last output is returned.
+        Its ``loss_mask`` (self-validation's) limits the loss to those pixels.
     reference : ndarray, optional
         The clean image: oracle mode logs PSNR per iteration, runs the whole budget and keeps
         the best output in the history. The rule's pick is frozen where it would have stopped
@@ -114,9 +114,6 @@ def fit(
         ``psnr``; returning False raises :class:`~denoisekit.errors.Cancelled`.
     progress_offset, progress_total : int
         Place of this fit in a longer job (several repetitions), for the progress steps.
-    loss_mask : ndarray, optional
-        Boolean ``(H, W)``: only these pixels enter the loss. The others are held out, so a
-        :class:`~denoisekit.zeroshot.stopping.SelfValidation` rule can score the fit on them.
 
     Returns
     -------
@@ -131,6 +128,7 @@ def fit(
     multiple, least = getattr(net, "multiple", 1), getattr(net, "min_size", 1)
     padded_h, padded_w = padded_size(max(height, least), max(width, least), multiple)
     target = to_tensor(noisy, device)
+    loss_mask = None if rule is None else rule.loss_mask
     weights = None if loss_mask is None else torch.from_numpy(loss_mask.astype(np.float32))[None, None].to(device)
     fitted = None if weights is None else weights.sum() * target.shape[1]  # pixels × channels in the loss
     generator = torch.Generator(device=device).manual_seed(seed)

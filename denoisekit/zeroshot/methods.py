@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -22,11 +23,11 @@ from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_tensor
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
-from denoisekit.zeroshot.stopping import Discrepancy, StoppingRule, WindowedVariance
+from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import zs_n2n
 
 #: No-reference rules first; ``oracle`` returns the best iteration by PSNR (needs the clean image).
-STOP_RULES = ("variance", "discrepancy", "none", "oracle")
+STOP_RULES = ("self-validation", "variance", "discrepancy", "none", "oracle")
 
 # The CPU-practical network (docs/BENCHMARKS.md, "Zero-shot"): most of the arithmetic is at the
 # finest levels, so a pyramid 8, 16, 32, 64, 128 costs a fraction of five levels of 128.
@@ -56,21 +57,27 @@ DIP_PARAMS = (
     Param(
         "stop",
         str,
-        "variance",
-        "which output to return: variance (windowed output variance, no reference), discrepancy "
-        "(MSE to the noisy image reaches sigma²), none (the last), oracle (best PSNR; needs --reference)",
+        "self-validation",
+        "which output to return: self-validation (least error on pixels held out of the fit, no reference), "
+        "variance (windowed output variance), discrepancy (MSE to the noisy image reaches sigma²), "
+        "none (the last), oracle (best PSNR; needs --reference)",
         choices=STOP_RULES,
     ),
-    Param("patience", int, 300, "variance rule: stop after this many iterations without a new pick", 1, 100_000),
+    Param("holdout", float, 0.1, "self-validation: fraction of pixels held out of the fit", 0.01, 0.5),
+    Param("patience", int, 300, "stop after this many iterations without a new pick", 1, 100_000),
     Param("repeats", int, 1, "independent fits with seeds seed, seed+1, ...; their outputs are averaged", 1, 100),
     Param("seed", int, 0, "seed of the network, its input code and the code's perturbations", 0, 2**31 - 1),
 )
 
 
 def _rule_factory(
-    stop: str, noisy: np.ndarray, sigma: float | None, patience: int, device: str
+    stop: str, noisy: np.ndarray, sigma: float | None, patience: int, holdout: float, seed: int, device: str
 ) -> Callable[[], StoppingRule] | None:
     """A function making a fresh rule per repetition (rules keep state), or None."""
+    if stop == "self-validation":
+        # Each repetition holds out other pixels, so an average of repetitions has seen them all.
+        target, seeds = to_tensor(noisy, device), itertools.count(seed)
+        return lambda: SelfValidation(target, holdout_mask(*noisy.shape[:2], holdout, next(seeds)), patience)
     if stop == "variance":
         return lambda: WindowedVariance(window=50, patience=patience)
     if stop == "discrepancy":
@@ -105,7 +112,8 @@ def deep_image_prior_method(
     depth: int = 5,
     skip: int = 4,
     upsample: str = "bilinear",
-    stop: str = "variance",
+    stop: str = "self-validation",
+    holdout: float = 0.1,
     patience: int = 300,
     repeats: int = 1,
     seed: int = 0,
@@ -127,7 +135,7 @@ def deep_image_prior_method(
         Clean image: oracle mode, PSNR per iteration, the whole budget runs (see :mod:`.dip`).
     history : RunHistory, optional
         Filled with one :class:`~denoisekit.zeroshot.history.FitHistory` per repetition.
-    iterations, lr, width, finest, depth, skip, upsample, stop, patience, repeats, seed
+    iterations, lr, width, finest, depth, skip, upsample, stop, holdout, patience, repeats, seed
         See the method's parameters (``denoisekit methods``).
 
     Returns
@@ -148,6 +156,7 @@ def deep_image_prior_method(
         iterations=iterations,
         lr=lr,
         stop=stop,
+        holdout=holdout,
         patience=patience,
         repeats=repeats,
         seed=seed,
@@ -172,6 +181,7 @@ def fit_dip_method(
     iterations: int,
     lr: float,
     stop: str,
+    holdout: float,
     patience: int,
     repeats: int,
     seed: int,
@@ -184,7 +194,7 @@ def fit_dip_method(
         raise InputError("stop=oracle picks the iteration by PSNR, so it needs the clean image (--reference)")
     if reference is not None and reference.shape != image.shape:
         raise InputError(f"reference is {reference.shape}, but the image is {image.shape}")
-    rule = _rule_factory(stop, image, sigma, patience, device)
+    rule = _rule_factory(stop, image, sigma, patience, holdout, seed, device)
     out, fits = deep_image_prior(
         image,
         network,
