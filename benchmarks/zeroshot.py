@@ -53,7 +53,7 @@ def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
 def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, RunHistory]:
     history = RunHistory()
     params = {"iterations": args.dip_iterations, "width": args.width, "finest": args.finest, "seed": seed}
-    params |= {"patience": args.patience, "lr": args.lr}
+    params |= {"patience": args.patience, "lr": args.lr} | ({"stop": args.stop} if args.stop else {})
     start = time.perf_counter()
     denoise(noisy, "dip", args.sigma, device=args.device, reference=clean, history=history, **params)
     seconds = time.perf_counter() - start
@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--finest", type=int, default=8, help="DIP channels at the finest level")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--patience", type=int, default=300)
+    parser.add_argument("--stop", help="DIP's no-reference rule (default: the method's)")
     parser.add_argument("--zs-iterations", type=int, default=2000)
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
