@@ -7,7 +7,8 @@ DIP network at equal iterations on images the search never saw, and RL with rand
    resumes when rerun.
 2. Reward curves: reward per trial and running best of both strategies in one figure
    (``OUT/reward_curves.png``), and a table of the best reward after a quarter, half and all
-   of the trials.
+   of the trials, beside the reward of the standard DIP decoder under the same proxy budget
+   (``OUT/reference.json``).
 3. Evaluation: on each evaluation image (noise as ``denoisekit bench``: clipped 8-bit, the
    same per-image seeds), ``dip`` (the standard skip network) and ``nas-dip`` with each
    search's ``best_arch.json`` run the same number of iterations with the same channel widths
@@ -35,9 +36,9 @@ from denoisekit.api import denoise
 from denoisekit.bench import image_seed
 from denoisekit.figures import centre_crop, reward_curve_figure
 from denoisekit.noise import benchmark_noise
-from denoisekit.search import run_search
+from denoisekit.search import run_search, score_genotype
 from denoisekit.search.runner import read_log
-from denoisekit.search.space import read_genotype
+from denoisekit.search.space import default_genotype, read_genotype
 from denoisekit.zeroshot.history import RunHistory
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -74,6 +75,15 @@ def search(args: argparse.Namespace, strategy: str) -> dict:
         "wall_seconds_this_run": time.perf_counter() - start,
         "best_arch": result.out / "best_arch.json",
     }
+
+
+def reference(args: argparse.Namespace) -> dict:
+    """The standard DIP decoder (as a genotype) scored under the searches' proxy budget, once."""
+    path = args.out / "reference.json"
+    if not path.exists():
+        result = score_genotype(args.out / f"search_{args.strategies[0]}", default_genotype(args.depth), args.device)
+        path.write_text(json.dumps(result) + "\n")
+    return json.loads(path.read_text())
 
 
 def evaluate(args: argparse.Namespace, arches: dict[str, Path]) -> list[dict]:
@@ -122,7 +132,7 @@ def evaluate(args: argparse.Namespace, arches: dict[str, Path]) -> list[dict]:
     return records
 
 
-def summary(args: argparse.Namespace, searches: list[dict], records: list[dict]) -> str:
+def summary(args: argparse.Namespace, searches: list[dict], standard: dict, records: list[dict]) -> str:
     """Markdown: the budgets, the reward curves at a few points, and the evaluation."""
     lines = [
         f"Search: {len(args.search_images)} images ({', '.join(p.name for p in args.search_images)}), centre crops"
@@ -141,6 +151,10 @@ def summary(args: argparse.Namespace, searches: list[dict], records: list[dict])
             f"| {run['strategy']} | {points[0]:.2f} | {points[1]:.2f} | {points[2]:.2f} | {late:.2f}"
             f" | {run['fit_seconds']:.0f} |"
         )
+    lines += [
+        "",
+        f"The standard DIP decoder, written as a genotype and scored the same way, gets {standard['reward']:.2f}.",
+    ]
     lines += [
         "",
         f"Evaluation: {args.eval_iterations} iterations, channels {args.eval_finest}–{args.eval_width},"
@@ -203,8 +217,9 @@ def main() -> None:
     reward_curve_figure(
         {run["strategy"]: run["rewards"] for run in searches}, args.out / "reward_curves.png", "reward: PSNR (dB)"
     )
+    standard = reference(args)
     records = evaluate(args, {run["strategy"]: run["best_arch"] for run in searches})
-    text = summary(args, searches, records)
+    text = summary(args, searches, standard, records)
     (args.out / "summary.md").write_text(text)
     print(text)
 

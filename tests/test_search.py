@@ -22,7 +22,7 @@ from denoisekit.errors import InputError
 from denoisekit.search import scoring
 from denoisekit.search.controller import Controller, Reinforce
 from denoisekit.search.network import build_network
-from denoisekit.search.runner import read_log, run_search
+from denoisekit.search.runner import read_log, run_search, score_genotype
 from denoisekit.search.space import (
     CELL_CHOICES,
     Cell,
@@ -225,6 +225,16 @@ def _count_evaluations(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(scoring, "score_candidate", counting)
     return seen
+
+
+def test_score_genotype_reproduces_a_logged_reward(tmp_path: Path, clean_file: Path):
+    options = {"images": [clean_file], "sigma": 25, "trials": 2, "per_step": 2, "strategy": "random", **TINY}
+    run_search(tmp_path / "search", **options)
+    logged = read_log(tmp_path / "search" / "log.jsonl")[0]
+    again = score_genotype(tmp_path / "search", Genotype.from_dict(logged["genotype"]))
+    assert again["reward"] == pytest.approx(logged["reward"], abs=1e-6)
+    with pytest.raises(InputError, match="no search here"):
+        score_genotype(tmp_path, default_genotype(2))
 
 
 def test_resume_after_a_kill_evaluates_nothing_twice(tmp_path: Path, clean_file: Path, monkeypatch):

@@ -12,6 +12,6 @@
 Importing this package (or ``space``, ``executors``, ``runner``) does not import torch.
 """
 
-from denoisekit.search.runner import SearchResult, run_search
+from denoisekit.search.runner import SearchResult, run_search, score_genotype
 
-__all__ = ["SearchResult", "run_search"]
+__all__ = ["SearchResult", "run_search", "score_genotype"]

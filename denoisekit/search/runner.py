@@ -403,6 +403,28 @@ def run_search(
     return SearchResult(out, settings["reward"], len(records), evaluated, resumed, stopped, result_best, seconds, files)
 
 
+def score_genotype(out: str | os.PathLike, genotype: Genotype, device: str = "cpu") -> dict:
+    """Score ``genotype`` under the proxy budget of the search in ``out`` (its ``search.json``).
+
+    The reward is on the search's scale, so a hand-made network (the standard DIP decoder,
+    :func:`~denoisekit.search.space.default_genotype`) can be set beside the searched ones.
+
+    Returns
+    -------
+    dict
+        As :func:`~denoisekit.search.scoring.score_candidate`: ``reward``, ``per_image``,
+        ``seconds``, ``parameters``.
+    """
+    from denoisekit.search.scoring import ScoringTask, score_candidate
+
+    path = Path(out) / SETTINGS
+    if not path.is_file():
+        raise InputError(f"{out}: no search here (no {SETTINGS})")
+    settings = json.loads(path.read_text())
+    options = (settings["iterations"], settings["finest"], settings["width"], settings["lr"], settings["seed"])
+    return score_candidate(genotype.to_dict(), ScoringTask(_prepare(settings), *options, device))
+
+
 def _record(step: int, trial: int, genotype: Genotype, outcome: dict, cached: bool, reward: str) -> dict:
     """One log line; ``outcome`` is a scoring result or the record it was cached from."""
     return {
