@@ -70,15 +70,36 @@ def run_models(args: argparse.Namespace) -> None:
         objective = Noise2Noise(NOISE) if name.endswith("-n2n") else Supervised(NOISE)
         torch.manual_seed(0)
         model = create_model(arch, channels=1)
-        config = TrainConfig(steps=steps, batch_size=args.batch_size, patch_size=28, lr=1e-3, schedule="constant",
-                             val_every=10**9, checkpoint_every=max(1, steps // 10))
+        config = TrainConfig(
+            steps=steps,
+            batch_size=args.batch_size,
+            patch_size=28,
+            lr=1e-3,
+            schedule="constant",
+            val_every=10**9,
+            checkpoint_every=max(1, steps // 10),
+        )
         out = args.out / f"{name}.pt"
         start = time.perf_counter()
-        train(model, PatchSampler([train_set], 28, args.batch_size, augment=False), objective, config, out,
-              resume=out.with_suffix(".ckpt").exists() and not args.restart, overwrite=args.restart)
+        train(
+            model,
+            PatchSampler([train_set], 28, args.batch_size, augment=False),
+            objective,
+            config,
+            out,
+            resume=out.with_suffix(".ckpt").exists() and not args.restart,
+            overwrite=args.restart,
+        )
         mse = test_mse(model, test_set)
-        rows.append({"model": name, "test_mse": round(mse, 5), "seed_mse": SEED_MSE.get(name),
-                     "steps": steps, "minutes": round((time.perf_counter() - start) / 60, 1)})
+        rows.append(
+            {
+                "model": name,
+                "test_mse": round(mse, 5),
+                "seed_mse": SEED_MSE.get(name),
+                "steps": steps,
+                "minutes": round((time.perf_counter() - start) / 60, 1),
+            }
+        )
         print(rows[-1], flush=True)
     with open(args.out / "models.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -93,8 +114,16 @@ def run_curves(args: argparse.Namespace, variants: list[tuple[str, dict, dict]],
     for label, model_config, loop in variants:
         torch.manual_seed(0)
         model = create_model("n2n-autoencoder", channels=1, **model_config)
-        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, patch_size=28, schedule="constant",
-                             val_every=10**9, checkpoint_every=10**9, log_every=1, **loop)
+        config = TrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            patch_size=28,
+            schedule="constant",
+            val_every=10**9,
+            checkpoint_every=10**9,
+            log_every=1,
+            **loop,
+        )
         out = Path("runs/mnist_curves") / f"{args.command}-{label}.pt"  # weights stay out of the repository
         out.parent.mkdir(parents=True, exist_ok=True)
         sampler = PatchSampler([train_set], 28, args.batch_size, augment=False)

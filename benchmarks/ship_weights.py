@@ -28,8 +28,10 @@ def results_table(path: Path, method: str, channels: int) -> str:
     lines.append("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
     for (dataset, sigma, name), rows in sorted(groups.items()):
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "seconds")}
-        lines.append(f"| {dataset} | {sigma:g} | {name} | {len(rows)} | {mean['psnr']:.2f} | {mean['ssim']:.4f} "
-                     f"| {mean['seconds']:.2f} |")
+        lines.append(
+            f"| {dataset} | {sigma:g} | {name} | {len(rows)} | {mean['psnr']:.2f} | {mean['ssim']:.4f} "
+            f"| {mean['seconds']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -61,8 +63,14 @@ def main() -> None:
     if args.note:
         text += ["", args.note]
     if args.results:
-        text += ["", "## Benchmark (clipped 8-bit protocol, non-blind σ given)", "", f"From `{args.results}`:", "",
-                 results_table(args.results, args.method, channels)]
+        text += [
+            "",
+            "## Benchmark (clipped 8-bit protocol, non-blind σ given)",
+            "",
+            f"From `{args.results}`:",
+            "",
+            results_table(args.results, args.method, channels),
+        ]
     target.with_suffix(".md").write_text("\n".join(text) + "\n")
     print(f"{target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.md')}")
 

@@ -200,4 +200,3 @@ def bm3d_filter(
     else:
         out = bm3d.bm3d(image[:, :, 0], noise, profile=profile)
     return np.asarray(out, dtype=np.float32).reshape(image.shape)
-

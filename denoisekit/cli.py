@@ -361,8 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of clean images")
     p.add_argument("--sigma", nargs="+", type=float, default=[15, 25, 50])
     p.add_argument("--methods", nargs="+", default=[], metavar="M", help="registered method names")
-    p.add_argument("--weights", nargs="+", default=[], metavar="[LABEL=]FILE",
-                   help="weights written by 'denoisekit train', each benchmarked under its label")
+    p.add_argument(
+        "--weights",
+        nargs="+",
+        default=[],
+        metavar="[LABEL=]FILE",
+        help="weights written by 'denoisekit train', each benchmarked under its label",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (reruns resume in it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blind", action="store_true", help="methods estimate sigma instead of being told")
@@ -377,20 +382,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_bench)
 
     p = commands.add_parser("train", help="train a denoising network (checkpoints, resume, validation)")
-    p.add_argument("--method", default="supervised", choices=METHODS,
-                   help="supervised (clean data) or, from noisy images only: n2n, n2v, blindspot, ne2ne")
+    p.add_argument(
+        "--method",
+        default="supervised",
+        choices=METHODS,
+        help="supervised (clean data) or, from noisy images only: n2n, n2v, blindspot, ne2ne",
+    )
     p.add_argument("--model", help="a model name (default: unet; blindspot for --method blindspot)")
     p.add_argument("--model-config", action="append", default=[], metavar="NAME=VALUE", help="a model keyword")
-    p.add_argument("--data", required=True, metavar="DIR",
-                   help="folder of images, one large image, or MNIST idx file (noisy ones for n2n/n2v/blindspot/ne2ne)")
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR",
+        help="folder of images, one large image, or MNIST idx file (noisy ones for n2n/n2v/blindspot/ne2ne)",
+    )
     p.add_argument("--clean-pairs", metavar="DIR", help="supervised: clean images named as the noisy ones in --data")
     p.add_argument("--pair-data", metavar="DIR", help="n2n: second noisy shots named as the images in --data")
-    p.add_argument("--pair-pattern", metavar="REGEX",
-                   help="n2n: shots of one scene inside --data share this pattern's first group, e.g. '(.+)_\\d+'")
-    p.add_argument("--synthetic", action="store_true",
-                   help="self-supervised methods on clean --data: noisy versions are drawn (benchmarks)")
-    p.add_argument("--sigma", help="synthetic noise level, fixed (default 25) or a range for blind models (0-55); "
-                   "blindspot with posterior=true on noisy data: their noise level (default: estimated)")
+    p.add_argument(
+        "--pair-pattern",
+        metavar="REGEX",
+        help="n2n: shots of one scene inside --data share this pattern's first group, e.g. '(.+)_\\d+'",
+    )
+    p.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="self-supervised methods on clean --data: noisy versions are drawn (benchmarks)",
+    )
+    p.add_argument(
+        "--sigma",
+        help="synthetic noise level, fixed (default 25) or a range for blind models (0-55); "
+        "blindspot with posterior=true on noisy data: their noise level (default: estimated)",
+    )
     p.add_argument("--noise", default="gaussian", choices=list(NOISE_MODELS), help="synthetic noise model")
     p.add_argument("--peak", type=float, help="Poisson photons for a white pixel")
     p.add_argument("--amount", type=float, help="salt-and-pepper fraction of pixels")

@@ -1,6 +1,6 @@
 """Regenerate docs/images/web.png: the page in use on scikit-image's camera at σ = 25.
 
-    python docs/screenshot.py      # needs Debian's chromium and the dev extra (playwright)
+python docs/screenshot.py      # needs Debian's chromium and the dev extra (playwright)
 """
 
 from __future__ import annotations
@@ -18,8 +18,16 @@ from playwright.sync_api import sync_playwright
 import denoisekit as dk
 
 PORT = 8765
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:

@@ -178,8 +178,15 @@ def test_train_n2v_on_one_large_noisy_image_then_denoise(tmp_path):
 
 def test_blindspot_posterior_estimates_the_noise_level(noisy_folder, tmp_path):
     out = tmp_path / "bs.pt"
-    result = train(noisy_folder, out, method="blindspot", model_config={"widths": (8, 8), "posterior": True},
-                   steps=3, batch_size=2, patch_size=16)
+    result = train(
+        noisy_folder,
+        out,
+        method="blindspot",
+        model_config={"widths": (8, 8), "posterior": True},
+        steps=3,
+        batch_size=2,
+        patch_size=16,
+    )
     assert result.step == 3
     card = out.with_suffix(".json").read_text()
     level = load_card_sigma(card)
@@ -209,11 +216,13 @@ def test_self_supervised_data_errors(noisy_folder, tmp_path):
     assert "differ in size" in refused("--method", "n2n", "--data", str(noisy_folder), "--pair-data", str(other))
     write_image(other / "3.png", smooth_image(40, 40, 3))
     assert "3 channel" in refused("--method", "ne2ne", "--data", str(other))
-    assert "--clean-pairs is for supervised" in refused("--method", "n2v", "--data", str(noisy_folder),
-                                                        "--clean-pairs", str(other))
+    assert "--clean-pairs is for supervised" in refused(
+        "--method", "n2v", "--data", str(noisy_folder), "--clean-pairs", str(other)
+    )
     assert "cannot validate itself" in refused("--method", "n2v", "--data", str(noisy_folder), "--val-split", "1")
-    assert "needs the blindspot model" in refused("--method", "blindspot", "--model", "unet", "--data",
-                                                  str(noisy_folder))
+    assert "needs the blindspot model" in refused(
+        "--method", "blindspot", "--model", "unet", "--data", str(noisy_folder)
+    )
     assert load_images(noisy_folder).channels == 1
 
 
@@ -222,8 +231,15 @@ def test_self_supervised_run_resumes_to_the_same_weights(tmp_path):
         torch.manual_seed(0)
         model = create_model("unet", channels=1, widths=(8, 16), noise_map=False, residual=False)
         config = TrainConfig(steps=6, batch_size=4, patch_size=16, checkpoint_every=100)
-        train_loop(model, PatchSampler([noisy_set()], 16, 4), Noise2Void(fraction=0.05), config, out, resume=resume,
-                   progress=None if stop_at is None else lambda step, total, metrics: step < stop_at)
+        train_loop(
+            model,
+            PatchSampler([noisy_set()], 16, 4),
+            Noise2Void(fraction=0.05),
+            config,
+            out,
+            resume=resume,
+            progress=None if stop_at is None else lambda step, total, metrics: step < stop_at,
+        )
         return model
 
     straight = run(tmp_path / "a.pt", None)

@@ -156,8 +156,18 @@ def test_resume_reaches_the_same_state(tmp_path):
 
 def test_train_recipe_writes_weights_card_and_log(folder, tmp_path):
     out = tmp_path / "w.pt"
-    result = train(folder, out, model="unet", model_config={"widths": (8, 16)}, sigma="0-50", steps=6,
-                   batch_size=4, patch_size=16, val_split=1, val_every=3)
+    result = train(
+        folder,
+        out,
+        model="unet",
+        model_config={"widths": (8, 16)},
+        sigma="0-50",
+        steps=6,
+        batch_size=4,
+        patch_size=16,
+        val_split=1,
+        val_every=3,
+    )
     assert result.best_psnr is not None and out.exists()
     assert out.with_suffix(".json").exists() and out.with_suffix(".ckpt").exists()
     assert len(out.with_suffix(".csv").read_text().splitlines()) >= 2
@@ -218,9 +228,29 @@ def test_train_then_denoise_with_the_weights(folder, tmp_path):
 
 def test_sigint_checkpoints_and_exits(folder, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "denoisekit", "train", "--data", str(folder), "--model-config", "widths=8,16",
-         "--patch-size", "16", "--batch-size", "4", "--steps", "100000", "--val-split", "0", "--out", "w.pt"],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "denoisekit",
+            "train",
+            "--data",
+            str(folder),
+            "--model-config",
+            "widths=8,16",
+            "--patch-size",
+            "16",
+            "--batch-size",
+            "4",
+            "--steps",
+            "100000",
+            "--val-split",
+            "0",
+            "--out",
+            "w.pt",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log = tmp_path / "w.csv"
     deadline = time.time() + 120

@@ -24,6 +24,7 @@ def expect(locator):
 
     return playwright_expect(locator)
 
+
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 ARGS = [
     "--headless",

@@ -297,8 +297,15 @@ def train(
                     best_psnr, best_step = last_val, step
                     write_weights()
             if step % config.log_every == 0 or step == config.steps:
-                log.writerow([step, f"{np.mean(losses):.6g}", f"{optimizer.param_groups[0]['lr']:.3g}",
-                              "" if math.isnan(last_val) else f"{last_val:.3f}", f"{seconds:.1f}"])
+                log.writerow(
+                    [
+                        step,
+                        f"{np.mean(losses):.6g}",
+                        f"{optimizer.param_groups[0]['lr']:.3g}",
+                        "" if math.isnan(last_val) else f"{last_val:.3f}",
+                        f"{seconds:.1f}",
+                    ]
+                )
                 log_file.flush()
                 losses = []
             wants_stop = stop.is_set()
