@@ -14,7 +14,9 @@ DIP network at equal iterations on images the search never saw, and RL with rand
    search's ``best_arch.json`` run the same number of iterations with the same channel widths
    and seeds, in oracle mode; the table gives PSNR of the last output (8-bit) and the oracle
    best, and the searched-minus-standard difference. Records go to ``OUT/eval.jsonl`` (a rerun
-   skips what is there); ``OUT/summary.md`` is rewritten at the end.
+   skips what is there); ``OUT/summary.md`` is rewritten at the end. ``--eval-stop
+   self-validation`` evaluates what a user without the clean image gets instead
+   (``OUT/summary_self-validation.md``).
 
     python benchmarks/nas_dip.py --trials 4 --iterations 50 --size 64 --eval-iterations 50 \
         --eval-size 64 --threads 1 --out runs/nas_dip_smoke           # the smoke run
@@ -104,12 +106,13 @@ def evaluate(args: argparse.Namespace, arches: dict[str, Path]) -> list[dict]:
             for seed in range(args.repeats):
                 key = {"image": f"{dataset}/{path.stem}", "method": label, "arch": hash_, "seed": seed}
                 key |= {"iterations": args.eval_iterations, "size": args.eval_size or "full"}
-                found = [r for r in logged if all(r.get(k) == v for k, v in key.items())]
+                same = [r for r in logged if r.get("stop", "none") == args.eval_stop]
+                found = [r for r in same if all(r.get(k) == v for k, v in key.items())]
                 if found:
                     records.append(found[0])
                     continue
                 params = {"iterations": args.eval_iterations, "width": args.eval_width, "finest": args.eval_finest}
-                params |= {"seed": seed, "stop": "none"} | ({"arch": str(arch)} if arch else {})
+                params |= {"seed": seed, "stop": args.eval_stop} | ({"arch": str(arch)} if arch else {})
                 history = RunHistory()
                 start = time.perf_counter()
                 output = denoise(
@@ -118,7 +121,10 @@ def evaluate(args: argparse.Namespace, arches: dict[str, Path]) -> list[dict]:
                 )  # fmt: skip
                 fit = history.fits[0]
                 record = key | {
-                    "last_psnr": _scores(clean, output)[0],
+                    "stop": args.eval_stop,
+                    "last_psnr": _scores(clean, fit.images["last"])[0],
+                    "returned_psnr": _scores(clean, output)[0],
+                    "picked_iter": fit.picked,
                     "best_psnr": _scores(clean, fit.images["best"])[0],
                     "best_iter": fit.best,
                     "seconds": round(time.perf_counter() - start, 1),
@@ -130,6 +136,11 @@ def evaluate(args: argparse.Namespace, arches: dict[str, Path]) -> list[dict]:
                 print(json.dumps(record), flush=True)
                 records.append(record)
     return records
+
+
+def returned(record: dict) -> float:
+    """PSNR of what the method returned (records from before stopping rules hold the last output only)."""
+    return record.get("returned_psnr", record["last_psnr"])
 
 
 def summary(args: argparse.Namespace, searches: list[dict], standard: dict, records: list[dict]) -> str:
@@ -159,18 +170,17 @@ def summary(args: argparse.Namespace, searches: list[dict], standard: dict, reco
         "",
         f"Evaluation: {args.eval_iterations} iterations, channels {args.eval_finest}–{args.eval_width},"
         f" {'centre crops ' + str(args.eval_size) + '²' if args.eval_size else 'whole images'}, sigma {args.sigma:g},"
-        f" {args.repeats} seed(s), PSNR of 8-bit outputs (dB).",
+        f" {args.repeats} seed(s), PSNR of 8-bit outputs (dB). Returned: the output the stopping rule"
+        f" ({args.eval_stop}) picks{' (the last)' if args.eval_stop == 'none' else ''}.",
         "",
-        "| image | method | last | oracle best | Δ last vs dip | s |",
+        "| image | method | returned | oracle best | Δ returned vs dip | s |",
         "|---|---|---|---|---|---|",
     ]
     images = sorted({r["image"] for r in records})
     methods = sorted({r["method"] for r in records}, key=lambda m: (m != "dip", m))
     deltas: dict[str, list[float]] = {m: [] for m in methods}
     for image in images:
-        mean = {
-            m: np.mean([r["last_psnr"] for r in records if r["image"] == image and r["method"] == m]) for m in methods
-        }
+        mean = {m: np.mean([returned(r) for r in records if r["image"] == image and r["method"] == m]) for m in methods}
         for method in methods:
             rows = [r for r in records if r["image"] == image and r["method"] == method]
             delta = mean[method] - mean["dip"]
@@ -179,7 +189,7 @@ def summary(args: argparse.Namespace, searches: list[dict], standard: dict, reco
             seconds = np.mean([r["seconds"] for r in rows])
             lines.append(f"| {image} | {method} | {mean[method]:.2f} | {best:.2f} | {delta:+.2f} | {seconds:.0f} |")
     lines.append("")
-    lines += [f"Mean Δ (last) of {m} against dip: {np.mean(deltas[m]):+.2f} dB" for m in methods if m != "dip"]
+    lines += [f"Mean Δ (returned) of {m} against dip: {np.mean(deltas[m]):+.2f} dB" for m in methods if m != "dip"]
     return "\n".join(lines) + "\n"
 
 
@@ -203,6 +213,9 @@ def main() -> None:
     parser.add_argument("--eval-finest", type=int, default=8)
     parser.add_argument("--eval-width", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=1, help="evaluation seeds per image and method")
+    parser.add_argument(
+        "--eval-stop", default="none", help="stopping rule of the evaluation fits (none: all iterations, last output)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("runs/nas_dip"))
@@ -220,7 +233,7 @@ def main() -> None:
     standard = reference(args)
     records = evaluate(args, {run["strategy"]: run["best_arch"] for run in searches})
     text = summary(args, searches, standard, records)
-    (args.out / "summary.md").write_text(text)
+    (args.out / ("summary.md" if args.eval_stop == "none" else f"summary_{args.eval_stop}.md")).write_text(text)
     print(text)
 
 
