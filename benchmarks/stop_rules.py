@@ -82,38 +82,34 @@ def record(path: Path, args: argparse.Namespace) -> None:
     np.savez(target, sigma=args.sigma, **traces)
 
 
-def variance_pick(variance: np.ndarray, patience: int, tolerance: float, gate: np.ndarray) -> int:
-    """ES-WMV as :class:`WindowedVariance` does it, counting only iterations where ``gate`` holds."""
-    best_step, best_value = None, math.inf
-    for index, value in enumerate(variance):
-        if math.isnan(value) or not gate[index]:
+class Minimum(StoppingRule):
+    """Self-validation's pick (the minimum, with patience), for :func:`replay`."""
+
+    def value(self, step: int, raw: torch.Tensor, smoothed: torch.Tensor | None) -> float:
+        return math.nan  # replay sets the recorded values
+
+
+def replay(rule: StoppingRule, values: np.ndarray, counted: np.ndarray | None = None) -> int:
+    """The 0-based iteration ``rule`` picks from recorded criterion values, through its own
+    ``update`` and ``should_stop``; iterations where ``counted`` is False are skipped."""
+    for step, value in enumerate(values, start=1):
+        if math.isnan(value) or (counted is not None and not counted[step - 1]):
             continue
-        if best_step is None or value <= best_value * (1 + tolerance):
-            best_step, best_value = index, min(value, best_value)
-        if index - best_step >= patience:
+        rule.value = lambda *_, recorded=float(value): recorded
+        rule.update(step, None, None)
+        if rule.should_stop(step):
             break
-    return len(variance) - 1 if best_step is None else best_step
-
-
-def minimum_pick(criterion: np.ndarray, patience: int) -> int:
-    """Minimum with patience (self-validation)."""
-    best_step, best_value = 0, math.inf
-    for index, value in enumerate(criterion):
-        if value < best_value:
-            best_step, best_value = index, value
-        if index - best_step >= patience:
-            break
-    return best_step
+    return len(values) - 1 if rule.best_step is None else rule.best_step - 1
 
 
 def candidate_rules() -> dict[str, Callable[[dict], tuple[str, int]]]:
     """Each candidate maps an image's traces to (the fit it returns, the 0-based iteration)."""
 
     def variance(gate: Callable[[dict], np.ndarray]) -> Callable[[dict], tuple[str, int]]:
-        return lambda t: ("full", variance_pick(t["full_variance"], 300, 0.05, gate(t)))
+        return lambda t: ("full", replay(WindowedVariance(patience=300, tolerance=0.05), t["full_variance"], gate(t)))
 
     def self_validation(fit: str, patience: int) -> Callable[[dict], tuple[str, int]]:
-        return lambda t: (fit, minimum_pick(t["held_selfval"], patience))
+        return lambda t: (fit, replay(Minimum(patience), t["held_selfval"]))
 
     rules = {"variance (the old default)": variance(lambda t: np.ones(len(t["full_variance"]), bool))}
     for factor in (1.5, 2.0, 3.0):

@@ -183,6 +183,14 @@ def _prepare(settings: dict[str, Any]) -> tuple:
     return tuple(prepared)
 
 
+def _task(settings: dict[str, Any], device: str) -> Any:
+    """The :class:`~denoisekit.search.scoring.ScoringTask` a search's settings describe."""
+    from denoisekit.search.scoring import ScoringTask
+
+    budget = (settings["iterations"], settings["finest"], settings["width"], settings["lr"], settings["seed"])
+    return ScoringTask(_prepare(settings), *budget, device)
+
+
 def _settings(
     images: Sequence[str | os.PathLike] | None, sigma: float | None, noisy: str | os.PathLike | None, **options: Any
 ) -> dict[str, Any]:
@@ -301,7 +309,7 @@ def run_search(
     SearchResult
     """
     from denoisekit.search.executors import make_executor
-    from denoisekit.search.scoring import ScoringTask, score_candidate
+    from denoisekit.search.scoring import score_candidate
     from denoisekit.search.strategies import make_strategy
 
     start = time.perf_counter()
@@ -331,7 +339,7 @@ def run_search(
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: the search's output is a folder, but this is a file")
     _resume_check(out / SETTINGS, settings)
-    task = ScoringTask(_prepare(settings), iterations, finest, width, lr, seed, device)
+    task = _task(settings, device)
     out.mkdir(parents=True, exist_ok=True)
     (out / SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
 
@@ -415,14 +423,12 @@ def score_genotype(out: str | os.PathLike, genotype: Genotype, device: str = "cp
         As :func:`~denoisekit.search.scoring.score_candidate`: ``reward``, ``per_image``,
         ``seconds``, ``parameters``.
     """
-    from denoisekit.search.scoring import ScoringTask, score_candidate
+    from denoisekit.search.scoring import score_candidate
 
     path = Path(out) / SETTINGS
     if not path.is_file():
         raise InputError(f"{out}: no search here (no {SETTINGS})")
-    settings = json.loads(path.read_text())
-    options = (settings["iterations"], settings["finest"], settings["width"], settings["lr"], settings["seed"])
-    return score_candidate(genotype.to_dict(), ScoringTask(_prepare(settings), *options, device))
+    return score_candidate(genotype.to_dict(), _task(json.loads(path.read_text()), device))
 
 
 def _record(step: int, trial: int, genotype: Genotype, outcome: dict, cached: bool, reward: str) -> dict:

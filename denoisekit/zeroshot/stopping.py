@@ -10,7 +10,7 @@ noisy image and the outputs only:
     takes the rule's ``loss_mask``) and measure the output's MSE to the noisy image on them.
     The held-out noise never reaches the fit, so this is the output's MSE to the clean image
     plus σ², in expectation: a no-reference score (NAS-DIP's reward for a real noisy image) as
-    well as a stopping rule. On validation images it fell 0.2 dB from the oracle on average
+    well as a stopping rule. On validation images it fell 0.3 dB from the oracle on average
     and never far, where the variance rule sometimes stopped before any structure was fitted
     (docs/BENCHMARKS.md, "How far the no-reference stop falls from the oracle").
 :class:`WindowedVariance`
