@@ -79,9 +79,10 @@ def run_models(args: argparse.Namespace) -> None:
             val_every=10**9,
             checkpoint_every=max(1, steps // 10),
         )
-        out = args.out / f"{name}.pt"
+        out = Path("runs/mnist_models") / f"{name}.pt"  # weights stay out of the repository
+        out.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        train(
+        result = train(
             model,
             PatchSampler([train_set], 28, args.batch_size, augment=False),
             objective,
@@ -90,22 +91,35 @@ def run_models(args: argparse.Namespace) -> None:
             resume=out.with_suffix(".ckpt").exists() and not args.restart,
             overwrite=args.restart,
         )
+        if result.interrupted:  # Ctrl-C / SIGTERM: stop the whole run, rerun to resume
+            raise SystemExit(f"stopped during {name}; its checkpoint is saved, rerun to resume")
         mse = test_mse(model, test_set)
         rows.append(
             {
                 "model": name,
                 "test_mse": round(mse, 5),
                 "seed_mse": SEED_MSE.get(name),
+                "epochs": args.epochs,
                 "steps": steps,
                 "minutes": round((time.perf_counter() - start) / 60, 1),
+                "hardware": hardware(),
             }
         )
         print(rows[-1], flush=True)
-    with open(args.out / "models.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        save_rows(args.out, rows[-1])
+
+
+def save_rows(out: Path, row: dict) -> None:
+    """Merge one model's row into the table, so models can be trained in separate runs."""
+    path = out / "models.json"
+    rows = {r["model"]: r for r in json.loads(path.read_text())["rows"]} if path.exists() else {}
+    rows[row["model"]] = row
+    ordered = [rows[name] for name in SEED_MSE if name in rows]
+    path.write_text(json.dumps({"rows": ordered}, indent=2))
+    with open(out / "models.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(row))
         writer.writeheader()
-        writer.writerows(rows)
-    (args.out / "models.json").write_text(json.dumps({"hardware": hardware(), "rows": rows}, indent=2))
+        writer.writerows(ordered)
 
 
 def run_curves(args: argparse.Namespace, variants: list[tuple[str, dict, dict]], title: str) -> None:
@@ -155,7 +169,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=["cnn", "cae", "dncnn", "win5rb", "win5rb-n2n"])
     parser.add_argument("--restart", action="store_true", help="retrain instead of resuming checkpoints")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.command == "models":
         run_models(args)

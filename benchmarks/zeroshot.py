@@ -53,7 +53,8 @@ def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
 def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, RunHistory]:
     history = RunHistory()
     params = {"iterations": args.dip_iterations, "width": args.width, "finest": args.finest, "seed": seed}
-    params |= {"patience": args.patience, "lr": args.lr} | ({"stop": args.stop} if args.stop else {})
+    params |= {"patience": args.patience, "lr": args.lr, "minutes": args.dip_minutes}
+    params |= {"stop": args.stop} if args.stop else {}
     start = time.perf_counter()
     denoise(noisy, "dip", args.sigma, device=args.device, reference=clean, history=history, **params)
     seconds = time.perf_counter() - start
@@ -66,6 +67,7 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
         "width": args.width,
         "finest": args.finest,
         "lr": args.lr,
+        "minutes": args.dip_minutes,
         "seed": seed,
         "best_iter": fit.best,
         "best_psnr": _scores(clean, fit.images["best"])[0],
@@ -125,6 +127,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=["dip", "zs-n2n"])
     parser.add_argument("--repeats", type=int, default=1, help="repetitions (seeds 0, 1, ...) per image and method")
     parser.add_argument("--dip-iterations", type=int, default=1500)
+    parser.add_argument("--dip-minutes", type=float, help="DIP wall-time budget per fit")
     parser.add_argument("--width", type=int, default=128, help="DIP channels at the coarser levels")
     parser.add_argument("--finest", type=int, default=8, help="DIP channels at the finest level")
     parser.add_argument("--lr", type=float, default=0.01)

@@ -157,6 +157,16 @@ def test_repeats_average_and_record_each(pair):
     assert [f.seed for f in history.fits] == [0, 1] and all(f.best is not None for f in history.fits)
 
 
+def test_time_budget_ends_the_fit_with_the_pick_so_far(pair):
+    _, noisy = pair
+    history = RunHistory()
+    out = dk.denoise(noisy, "dip", 25, device="cpu", history=history, iterations=5000, minutes=0.05, **SMALL)
+    fit_ = history.fits[0]
+    assert 1 <= fit_.iterations < 5000 and fit_.stopped_at == fit_.iterations
+    assert fit_.seconds < 3 * 60 * 0.05 + 1  # the budget, plus the one iteration that spent it
+    assert fit_.picked <= fit_.iterations and out.shape == noisy.shape
+
+
 def test_cancellation(pair):
     _, noisy = pair
     seen = []
@@ -178,6 +188,7 @@ def test_cancellation(pair):
         ("dip", {"iterations": 0}, "iterations"),
         ("dip", {"stop": "sometime"}, "stop"),
         ("dip", {"lr": -1}, "lr"),
+        ("dip", {"minutes": 0}, "minutes"),
         ("zs-n2n", {"iterations": -5}, "iterations"),
         ("zs-n2n", {"crop": "big"}, "crop"),
     ],

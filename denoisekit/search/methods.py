@@ -57,6 +57,7 @@ def nas_dip_method(
     holdout: float = 0.1,
     patience: int = 300,
     repeats: int = 1,
+    minutes: float | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """DIP with the network of genotype ``arch`` (a file, or JSON text); see ``dip`` for the rest.
@@ -67,7 +68,7 @@ def nas_dip_method(
         As :func:`denoisekit.zeroshot.methods.deep_image_prior_method`.
     arch : str, optional
         ``best_arch.json`` from ``denoisekit search``; without it, the DIP decoder.
-    iterations, lr, width, finest, stop, holdout, patience, repeats, seed
+    iterations, lr, width, finest, stop, holdout, patience, repeats, minutes, seed
         As ``dip``'s parameters (``denoisekit methods``); ``width``/``finest`` set the channels
         of the searched network's levels (a search scores candidates on narrower ones).
 
@@ -93,5 +94,6 @@ def nas_dip_method(
         holdout=holdout,
         patience=patience,
         repeats=repeats,
+        minutes=minutes,
         seed=seed,
     )

@@ -78,6 +78,7 @@ def fit(
     ema: float = 0.99,
     perturbation: float = 1.0 / 30.0,
     seed: int = 0,
+    seconds: float | None = None,
     device: str = "cpu",
     progress: Progress | None = None,
     progress_offset: int = 0,
@@ -107,6 +108,9 @@ def fit(
         the noise added to the code at every iteration.
     seed : int
         Seed of the code and its perturbations (the caller seeds the network's initialisation).
+    seconds : float, optional
+        Wall-time budget: the fit ends after the iteration that spends it, returning the rule's
+        pick so far (in oracle mode too), so a slow machine still answers in time.
     device : str
         Torch device.
     progress : callable, optional
@@ -181,6 +185,9 @@ def fit(
             rule_done, history.stopped_at = True, step
             if oracle is None:
                 break
+        if seconds is not None and time.perf_counter() - start >= seconds:
+            history.stopped_at = history.stopped_at or step
+            break
     history.picked = rule.best_step if rule is not None and rule.best_step is not None else history.iterations
     history.images["last"] = to_image(smoothed)
     history.images["picked"] = to_image(picked) if picked is not None else history.images["last"]
@@ -205,6 +212,7 @@ def deep_image_prior(
     lr: float = 0.01,
     ema: float = 0.99,
     perturbation: float = 1.0 / 30.0,
+    seconds: float | None = None,
     device: str = "cpu",
     progress: Progress | None = None,
     return_best: bool = False,
@@ -229,6 +237,8 @@ def deep_image_prior(
         of the result across seeds).
     return_best : bool
         Return (the mean of) the oracle-best outputs instead of the rule's picks; needs ``reference``.
+    seconds : float, optional
+        Wall-time budget per repetition (see :func:`fit`).
     seed, lr, ema, perturbation, device, progress
         See :func:`fit`.
 
@@ -256,6 +266,7 @@ def deep_image_prior(
             ema=ema,
             perturbation=perturbation,
             seed=seed + repeat,
+            seconds=seconds,
             device=device,
             progress=progress,
             progress_offset=repeat * iterations,

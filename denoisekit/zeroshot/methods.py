@@ -66,6 +66,7 @@ DIP_PARAMS = (
     Param("holdout", float, 0.1, "self-validation: fraction of pixels held out of the fit", 0.01, 0.5),
     Param("patience", int, 300, "stop after this many iterations without a new pick", 1, 100_000),
     Param("repeats", int, 1, "independent fits with seeds seed, seed+1, ...; their outputs are averaged", 1, 100),
+    Param("minutes", float, None, "wall-time budget per fit: stop then, return the pick so far", 0.01, 10_000),
     Param("seed", int, 0, "seed of the network, its input code and the code's perturbations", 0, 2**31 - 1),
 )
 
@@ -116,6 +117,7 @@ def deep_image_prior_method(
     holdout: float = 0.1,
     patience: int = 300,
     repeats: int = 1,
+    minutes: float | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """Deep Image Prior with the skip network, Adam, a perturbed code and a moving average.
@@ -135,7 +137,7 @@ def deep_image_prior_method(
         Clean image: oracle mode, PSNR per iteration, the whole budget runs (see :mod:`.dip`).
     history : RunHistory, optional
         Filled with one :class:`~denoisekit.zeroshot.history.FitHistory` per repetition.
-    iterations, lr, width, finest, depth, skip, upsample, stop, holdout, patience, repeats, seed
+    iterations, lr, width, finest, depth, skip, upsample, stop, holdout, patience, repeats, minutes, seed
         See the method's parameters (``denoisekit methods``).
 
     Returns
@@ -159,6 +161,7 @@ def deep_image_prior_method(
         holdout=holdout,
         patience=patience,
         repeats=repeats,
+        minutes=minutes,
         seed=seed,
     )
 
@@ -184,6 +187,7 @@ def fit_dip_method(
     holdout: float,
     patience: int,
     repeats: int,
+    minutes: float | None,
     seed: int,
 ) -> np.ndarray:
     """What the DIP-like methods (``dip``, ``nas-dip``) share once their network is known: the
@@ -204,6 +208,7 @@ def fit_dip_method(
         repeats=repeats,
         seed=seed,
         lr=lr,
+        seconds=None if minutes is None else 60 * minutes,
         device=device,
         progress=progress,
         return_best=stop == "oracle",
