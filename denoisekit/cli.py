@@ -201,6 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         sigma=args.sigma,
         noise=args.noise,
         noise_levels=levels,
+        unclipped=args.unclipped,
         loss=args.loss,
         mask_fraction=args.mask_fraction,
         gamma=args.gamma,
@@ -416,9 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", default="gaussian", choices=list(NOISE_MODELS), help="synthetic noise model")
     p.add_argument("--peak", type=float, help="Poisson photons for a white pixel")
     p.add_argument("--amount", type=float, help="salt-and-pepper fraction of pixels")
+    p.add_argument(
+        "--unclipped",
+        type=float,
+        default=0.0,
+        help="share of training patches with float noise, not clipped to 8 bits (published tables' protocol)",
+    )
     p.add_argument("--mask-fraction", type=float, default=0.01, help="n2v: share of pixels masked (default 1%%)")
     p.add_argument("--gamma", type=float, default=2.0, help="ne2ne: regulariser weight (default: %(default)s)")
-    p.add_argument("--loss", default="mse", choices=["mse", "l1"])
+    p.add_argument("--loss", default="mse", help="mse (default), l1, or bce for models ending in a sigmoid (cae)")
     p.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--patch-size", type=int, default=64)

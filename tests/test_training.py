@@ -18,7 +18,7 @@ from test_models import SMALL
 from denoisekit import InputError, write_image
 from denoisekit.models import create_model
 from denoisekit.training.data import ImageSet, PatchSampler, load_images, load_mnist
-from denoisekit.training.objectives import NoiseSpec, Supervised
+from denoisekit.training.objectives import LOSSES, NoiseSpec, Supervised
 from denoisekit.training.optim import OPTIMIZERS, Hybrid, learning_rate_factor, make_optimizer
 from denoisekit.training.recipes import parse_sigma, train
 from denoisekit.training.trainer import TrainConfig
@@ -56,6 +56,20 @@ def test_each_model_lowers_its_loss(name, tmp_path):
     config = TrainConfig(steps=20, batch_size=8, patch_size=patch, lr=3e-3, schedule="constant", val_every=100)
     train_loop(model, sampler, objective, config, tmp_path / "w.pt")
     assert fixed_loss(model, objective, probe) < 0.8 * before
+
+
+def test_bce_trains_a_sigmoid_model_and_refuses_other_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("cae", channels=1, **SMALL["cae"])
+    sampler = PatchSampler([images()], 16, 8)
+    objective, error = Supervised(NoiseSpec(sigma=(25, 25)), "bce"), Supervised(NoiseSpec(sigma=(25, 25)))
+    probe = sampler.sample(np.random.default_rng(123))
+    before = fixed_loss(model, error, probe)  # BCE has a floor above 0: judge by the MSE
+    config = TrainConfig(steps=20, batch_size=8, patch_size=16, lr=3e-3, schedule="constant", val_every=100)
+    train_loop(model, sampler, objective, config, tmp_path / "w.pt")
+    assert fixed_loss(model, error, probe) < 0.8 * before
+    with pytest.raises(InputError, match="bce needs outputs in"):
+        LOSSES["bce"](torch.tensor([1.5]), torch.tensor([1.0]))
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
@@ -114,12 +128,21 @@ def test_sampler_augments_and_keeps_pairs_aligned():
 
 def test_blind_noise_levels_cover_the_range():
     clean = np.full((200, 1, 16, 16), 0.5, np.float32)
-    noisy, sigma = NoiseSpec(sigma=(0, 55), clip_and_round=False).apply(clean, np.random.default_rng(0))
+    noisy, sigma = NoiseSpec(sigma=(0, 55), unclipped=1.0).apply(clean, np.random.default_rng(0))
     assert sigma.min() < 5 and sigma.max() > 50
     measured = (noisy - clean).reshape(200, -1).std(axis=1) * 255
     assert np.corrcoef(measured, sigma)[0, 1] > 0.99
     _, level = NoiseSpec("poisson", levels={"peak": 10}).apply(clean, np.random.default_rng(0))
     assert 30 < level.mean() < 70  # sqrt(0.5 * 10) / 10 * 255 ≈ 57, less after rounding
+
+
+def test_an_unclipped_share_of_patches_keeps_float_noise():
+    clean = np.full((400, 1, 8, 8), 0.98, np.float32)  # near white: clipping shows
+    noisy, _ = NoiseSpec(sigma=(25, 25), unclipped=0.25).apply(clean, np.random.default_rng(0))
+    float_patches = [(patch.max() > 1) or not np.allclose(patch * 255, np.round(patch * 255)) for patch in noisy]
+    assert 0.18 < np.mean(float_patches) < 0.32
+    with pytest.raises(InputError, match="unclipped"):
+        NoiseSpec(unclipped=1.5)
 
 
 def test_resume_reaches_the_same_state(tmp_path):

@@ -18,7 +18,16 @@ from torch import nn
 from denoisekit.errors import InputError
 from denoisekit.noise import NOISE_MODELS
 
-LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+def binary_cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """For models whose output is a probability, such as the CAE's sigmoid: the Keras tutorial
+    trains it so, and under MSE its ReLUs die and the output collapses to the mean image."""
+    if output.min() < 0 or output.max() > 1:
+        raise InputError("loss bce needs outputs in [0, 1] (a model ending in a sigmoid, such as cae): use mse or l1")
+    return F.binary_cross_entropy(output, target.clamp(0, 1))
+
+
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": binary_cross_entropy}
 
 
 @dataclass
@@ -26,13 +35,15 @@ class NoiseSpec:
     """Synthetic noise drawn per patch: ``model`` from :mod:`denoisekit.noise`, Gaussian ``sigma``
     uniform in ``[low, high]`` (0–255 scale) or the model's other ``levels`` (``peak``, ``amount``).
 
-    ``clip_and_round`` makes noisy patches look like 8-bit files (and the benchmark protocol).
+    Noisy patches are clipped and rounded to 8 bits, like real files and the benchmark's default
+    protocol, except an ``unclipped`` share of them (drawn per patch), which keep float noise
+    as the published tables' protocol does.
     """
 
     model: str = "gaussian"
     sigma: tuple[float, float] = (25.0, 25.0)
     levels: dict[str, float] = field(default_factory=dict)
-    clip_and_round: bool = True
+    unclipped: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in NOISE_MODELS:
@@ -40,6 +51,8 @@ class NoiseSpec:
         low, high = self.sigma
         if not 0 <= low <= high <= 255:
             raise InputError(f"sigma range {low}-{high} is not within 0-255 (0–255 scale)")
+        if not 0 <= self.unclipped <= 1:
+            raise InputError(f"unclipped share {self.unclipped} is not within 0-1")
 
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Noisy copies of a batch ``(B, C, p, p)`` and each patch's noise level (0–255 scale)."""
@@ -50,8 +63,12 @@ class NoiseSpec:
             function = NOISE_MODELS[self.model]
             levels = dict(self.levels)
             noisy = np.stack([function(patch, rng, **levels) for patch in clean]).astype(np.float32)
-        if self.clip_and_round:
-            noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+        if self.unclipped < 1:
+            clipped = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+            if self.unclipped > 0:  # no extra draw otherwise, so all-clipped runs resume to the bit
+                keep = rng.random(len(clean)) < self.unclipped
+                clipped[keep] = noisy[keep]
+            noisy = clipped
         if self.model != "gaussian":  # the effective level, which is what an estimator sees
             sigma = effective_sigma(noisy, clean)
         return noisy.astype(np.float32), sigma

@@ -59,6 +59,7 @@ def train(
     sigma: str | tuple[float, float] | None = None,
     noise: str = "gaussian",
     noise_levels: dict[str, float] | None = None,
+    unclipped: float = 0.0,
     loss: str = "mse",
     mask_fraction: float = 0.01,
     gamma: float = 2.0,
@@ -103,6 +104,9 @@ def train(
         data's noise level (default: estimated from the images).
     noise, noise_levels
         Another noise model of :mod:`denoisekit.noise` (``poisson`` with ``{"peak": 30}``…).
+    unclipped : float
+        Share of training patches whose synthetic noise stays float instead of being clipped
+        and rounded to 8 bits (the published tables' protocol); validation stays 8-bit.
     mask_fraction : float
         Noise2Void: share of pixels masked per patch.
     gamma : float
@@ -150,7 +154,7 @@ def train(
     posterior = method == "blindspot" and config_keywords.get("posterior", False)
     if low is None and (posterior or val is not None):
         low = high = _estimated_level(images)
-    noise_spec = NoiseSpec(noise, (low, high), dict(noise_levels or {})) if clean_data else None
+    noise_spec = NoiseSpec(noise, (low, high), dict(noise_levels or {}), unclipped) if clean_data else None
 
     if val_split is None:
         val_split = 8 if clean_data and not pair_pattern else 0
@@ -186,7 +190,7 @@ def train(
         "synthetic_noise": clean_data,
         "training_images": len(images.images),
         "validation": str(val) if val else f"last {val_split} images of the data" if val_split else None,
-        "noise": {"model": noise, "sigma": [low, high], **(noise_levels or {})},
+        "noise": {"model": noise, "sigma": [low, high], **(noise_levels or {}), "unclipped": unclipped},
         "loss": "gaussian-nll" if posterior else loss,
         **({"mask_fraction": mask_fraction} if method == "n2v" else {}),
         **({"gamma": gamma} if method == "ne2ne" else {}),

@@ -101,7 +101,7 @@ class Validator:
     ) -> None:
         rng = np.random.default_rng(seed)
         if noisy is None:
-            fixed = NoiseSpec(noise.model, (sigma, sigma), noise.levels, noise.clip_and_round)
+            fixed = NoiseSpec(noise.model, (sigma, sigma), noise.levels, noise.unclipped)
         self.items: list[tuple[np.ndarray, np.ndarray, float]] = []
         for index in range(len(clean.images)):
             target = centre_crop(clean.as_float(index), crop)
