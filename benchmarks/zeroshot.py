@@ -86,10 +86,11 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
 
 def run_zsn2n(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, np.ndarray]:
     start = time.perf_counter()
-    out = denoise(noisy, "zs-n2n", device=args.device, iterations=args.zs_iterations, crop=args.crop, seed=seed)
+    params = {"iterations": args.zs_iterations, "crop": args.crop, "views": args.zs_views, "seed": seed}
+    out = denoise(noisy, "zs-n2n", device=args.device, **params)
     seconds = time.perf_counter() - start
     value, structure = _scores(clean, out)
-    record = {"iterations": args.zs_iterations, "crop": args.crop, "seed": seed, "psnr": value, "ssim": structure}
+    record = {**params, "psnr": value, "ssim": structure}
     record["seconds"] = record["seconds_no_reference"] = round(seconds, 1)
     return record, out
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--stop", help="DIP's no-reference rule (default: the method's)")
     parser.add_argument("--zs-iterations", type=int, default=2000)
     parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--zs-views", type=int, default=8, help="ZS-N2N: 1 (sessions 2-4), or 8 rotations and flips")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--figures", action="store_true", help="curves, spectra and crops per image (first seed)")

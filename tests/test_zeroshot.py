@@ -23,6 +23,7 @@ from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
+from denoisekit.zeroshot.zsn2n import denoise_with
 
 SMALL = {"width": 16, "finest": 16, "depth": 3, "skip": 4}
 
@@ -191,6 +192,7 @@ def test_cancellation(pair):
         ("dip", {"minutes": 0}, "minutes"),
         ("zs-n2n", {"iterations": -5}, "iterations"),
         ("zs-n2n", {"crop": "big"}, "crop"),
+        ("zs-n2n", {"views": 3}, "views"),
     ],
 )
 def test_bad_parameters(pair, method, params, message):
@@ -205,6 +207,16 @@ def test_zs_n2n_improves_psnr():
     assert out.shape == noisy.shape and dk.psnr(clean, out) > dk.psnr(clean, noisy) + 3
     with pytest.raises(InputError, match="2×2"):
         dk.denoise(noisy[:1], "zs-n2n", device="cpu", iterations=1)
+    single = dk.denoise(noisy, "zs-n2n", device="cpu", iterations=200, crop=32, views=1)
+    assert dk.psnr(clean, single) > dk.psnr(clean, noisy) + 3 and not np.allclose(single, out)
+
+
+def test_zs_n2n_views_undo_each_rotation_and_flip():
+    # Not square: a wrong inverse changes the shape or the pixels.
+    image = torch.rand(1, 3, 6, 10, generator=torch.Generator().manual_seed(0))
+    shifted = denoise_with(lambda x: x * 0 + x[..., :1, :1], image, views=8)  # 'noise' = corner pixel
+    corners = torch.stack([image[..., 0, 0], image[..., 0, -1], image[..., -1, 0], image[..., -1, -1]])
+    assert torch.allclose(shifted, image - corners.mean(0)[..., None, None], atol=1e-6)
 
 
 def test_fourier_spectrum_separates_noise_from_structure(pair):

@@ -236,6 +236,7 @@ def fit_dip_method(
             0,
             65_536,
         ),
+        Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8)),
         Param("seed", int, 0, "seed of the initialisation and the crops", 0, 2**31 - 1),
     ),
     uses_sigma=False,
@@ -252,6 +253,7 @@ def zs_n2n_method(
     lr: float = 1e-3,
     width: int = 48,
     crop: int | None = None,
+    views: int = 8,
     seed: int = 0,
 ) -> np.ndarray:
     """Zero-Shot Noise2Noise (see :mod:`denoisekit.zeroshot.zsn2n`); ``sigma`` is not used.
@@ -267,5 +269,13 @@ def zs_n2n_method(
         raise InputError(f"zs-n2n needs an image of at least 2×2 pixels, got {image.shape[:2]}")
     crop = (CPU_CROP if device == "cpu" else 0) if crop is None else crop
     return zs_n2n(
-        image, iterations=iterations, lr=lr, width=width, crop=crop, seed=seed, device=device, progress=progress
+        image,
+        iterations=iterations,
+        lr=lr,
+        width=width,
+        crop=crop,
+        views=views,
+        seed=seed,
+        device=device,
+        progress=progress,
     )

