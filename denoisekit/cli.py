@@ -194,6 +194,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         method=args.method,
         model=args.model,
         model_config=model_config,
+        init=args.init,
         clean_pairs=args.clean_pairs,
         pair_data=args.pair_data,
         pair_pattern=args.pair_pattern,
@@ -391,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="a model name (default: unet; blindspot for --method blindspot)")
     p.add_argument("--model-config", action="append", default=[], metavar="NAME=VALUE", help="a model keyword")
+    p.add_argument(
+        "--init",
+        metavar="WEIGHTS",
+        help="fine-tune: start from these weights, or 'shipped' for the package's weights of --model",
+    )
     p.add_argument(
         "--data",
         required=True,

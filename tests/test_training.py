@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from test_models import SMALL
 
 from denoisekit import InputError, write_image
 from denoisekit.models import create_model
+from denoisekit.models.weights import load_weights, shipped_weights
 from denoisekit.training.data import ImageSet, PatchSampler, load_images, load_mnist
 from denoisekit.training.objectives import LOSSES, NoiseSpec, Supervised
 from denoisekit.training.optim import OPTIMIZERS, Hybrid, learning_rate_factor, make_optimizer
@@ -196,6 +198,22 @@ def test_train_recipe_writes_weights_card_and_log(folder, tmp_path):
     assert len(out.with_suffix(".csv").read_text().splitlines()) >= 2
     with pytest.raises(InputError, match="pass --resume"):
         train(folder, out, steps=6, patch_size=16, val_split=1)
+
+
+def test_fine_tuning_starts_from_the_given_weights(folder, tmp_path):
+    common = {"model": "unet", "steps": 2, "batch_size": 4, "patch_size": 16, "val_split": 0}
+    first = train(folder, tmp_path / "a.pt", model_config={"widths": (8, 16)}, **common).weights
+    start = load_weights(first).model.state_dict()
+    tuned = train(folder, tmp_path / "b.pt", init=first, lr=1e-9, **common).weights  # a step too small to matter
+    after = load_weights(tuned).model.state_dict()
+    assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-6) for k in start)
+    assert json.loads((tmp_path / "b.json").read_text())["init"] == str(first)
+    with pytest.raises(InputError, match="cannot change a network loaded by --init"):
+        train(folder, tmp_path / "c.pt", init=first, model_config={"widths": (4, 8)}, **common)
+    with pytest.raises(InputError, match="for 3-channel images, the data has 1"):
+        train(folder, tmp_path / "d.pt", init=shipped_weights("unet", 3), **common)
+    shipped = train(folder, tmp_path / "e.pt", init="shipped", lr=1e-9, **common).weights  # the gray one
+    assert load_weights(shipped).config == load_weights(shipped_weights("unet", 1)).config
 
 
 def test_bad_training_data_is_refused(tmp_path, folder):

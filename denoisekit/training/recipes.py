@@ -17,6 +17,7 @@ import torch
 from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.models import create_model, model_accepts
+from denoisekit.models.weights import load_weights, shipped_weights
 from denoisekit.registry import Progress
 from denoisekit.training import METHODS
 from denoisekit.training.blindspot import BlindSpot
@@ -29,6 +30,21 @@ from denoisekit.training.trainer import TrainConfig, TrainResult, Validator
 from denoisekit.training.trainer import train as run_loop
 
 SELF_SUPERVISED = {"n2n": Noise2Noise, "n2v": Noise2Void, "blindspot": BlindSpot, "ne2ne": Neighbor2Neighbor}
+
+
+def _initial_network(
+    init: str | os.PathLike, model: str, channels: int, model_config: dict[str, Any] | None
+) -> torch.nn.Module:
+    """The network to fine-tune: loaded from ``init`` (a file, or ``"shipped"``), checked against the data."""
+    if model_config:
+        raise InputError("--model-config cannot change a network loaded by --init: its config comes from the file")
+    path = shipped_weights(model, channels) if str(init) == "shipped" else init
+    start = load_weights(path, expect_model=model)
+    if start.config.get("channels", 1) != channels:
+        raise InputError(
+            f"{path}: weights for {start.config.get('channels', 1)}-channel images, the data has {channels}"
+        )
+    return start.model.train()
 
 
 def parse_sigma(text: str | float | tuple[float, float]) -> tuple[float, float]:
@@ -52,6 +68,7 @@ def train(
     method: str = "supervised",
     model: str | None = None,
     model_config: dict[str, Any] | None = None,
+    init: str | os.PathLike | None = None,
     clean_pairs: str | os.PathLike | None = None,
     pair_data: str | os.PathLike | None = None,
     pair_pattern: str | None = None,
@@ -90,6 +107,10 @@ def train(
         A registered model name (default ``unet``; ``blindspot`` for that method) and its
         keywords (the channel count comes from the data). Self-supervised methods train blind
         models (``noise_map`` off unless set); Noise2Void non-residual ones (``residual``).
+    init : path or "shipped", optional
+        Fine-tune: start from these weights (a file written by ``train``, or ``"shipped"``
+        for the package's weights of ``model`` for the data's channels) instead of a random
+        initialisation; the network and its config come from the file.
     clean_pairs : path, optional
         Supervised: clean images under the same file names as the noisy ones in ``data``.
     pair_data, pair_pattern : optional
@@ -181,11 +202,15 @@ def train(
     sets = [images, second] if second is not None else [images]
     sampler = PatchSampler(sets, config.patch_size, config.batch_size)
     torch.manual_seed(config.seed)
-    network = create_model(model, channels=images.channels, **config_keywords)
+    if init is None:
+        network = create_model(model, channels=images.channels, **config_keywords)
+    else:
+        network = _initial_network(init, model, images.channels, model_config)
     card = {
         "command": " ".join(["denoisekit", *sys.argv[1:]]) if Path(sys.argv[0]).name == "denoisekit" else None,
         "method": method,
         "data": str(data),
+        **({"init": str(init)} if init is not None else {}),
         "pairs": str(clean_pairs or pair_data or pair_pattern or "") or None,
         "synthetic_noise": clean_data,
         "training_images": len(images.images),
