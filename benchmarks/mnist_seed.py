@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import time
 from pathlib import Path
 
 import matplotlib
@@ -82,7 +81,6 @@ def run_models(args: argparse.Namespace) -> None:
         )
         out = Path("runs/mnist_models") / f"{name}.pt"  # weights stay out of the repository
         out.parent.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
         result = train(
             model,
             PatchSampler([train_set], 28, args.batch_size, augment=False),
@@ -103,7 +101,7 @@ def run_models(args: argparse.Namespace) -> None:
                 "seed_mse": SEED_MSE.get(name),
                 "epochs": args.epochs,
                 "steps": steps,
-                "minutes": round((time.perf_counter() - start) / 60, 1),
+                "training_minutes": round(result.seconds / 60, 1),  # over resumes too
                 "hardware": hardware(),
             }
         )
@@ -119,7 +117,7 @@ def save_rows(out: Path, row: dict) -> None:
     ordered = [rows[name] for name in SEED_MSE if name in rows]
     path.write_text(json.dumps({"rows": ordered}, indent=2))
     with open(out / "models.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(row))
+        writer = csv.DictWriter(file, fieldnames=list(dict.fromkeys(k for r in ordered for k in r)))
         writer.writeheader()
         writer.writerows(ordered)
 

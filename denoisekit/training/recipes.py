@@ -40,10 +40,9 @@ def _initial_network(
         raise InputError("--model-config cannot change a network loaded by --init: its config comes from the file")
     path = shipped_weights(model, channels) if str(init) == "shipped" else init
     start = load_weights(path, expect_model=model)
-    if start.config.get("channels", 1) != channels:
-        raise InputError(
-            f"{path}: weights for {start.config.get('channels', 1)}-channel images, the data has {channels}"
-        )
+    own = start.config.get("channels", 1)
+    if own != channels:
+        raise InputError(f"{path}: weights for {own}-channel images, the data has {channels}")
     return start.model.train()
 
 
