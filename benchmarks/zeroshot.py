@@ -45,6 +45,13 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def dip_shape(record: dict) -> tuple | None:
+    """The DIP network's shape in a record or the arguments (older records: depth 5, unshuffle 1)."""
+    if record.get("finest") is None:
+        return None
+    return record["finest"], record.get("depth", 5), record.get("unshuffle", 1)
+
+
 def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
     stored = quantize_to_bits(image, 8)
     return round(psnr(clean, stored), 3), round(ssim(clean, stored), 4)
@@ -53,6 +60,7 @@ def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
 def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, RunHistory]:
     history = RunHistory()
     params = {"iterations": args.dip_iterations, "width": args.width, "finest": args.finest, "seed": seed}
+    params |= {"depth": args.depth, "unshuffle": args.unshuffle}
     params |= {"patience": args.patience, "lr": args.lr, "minutes": args.dip_minutes}
     params |= {"stop": args.stop} if args.stop else {}
     start = time.perf_counter()
@@ -66,6 +74,8 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
         "iterations": fit.iterations,
         "width": args.width,
         "finest": args.finest,
+        "depth": args.depth,
+        "unshuffle": args.unshuffle,
         "lr": args.lr,
         "minutes": args.dip_minutes,
         "seed": seed,
@@ -131,6 +141,8 @@ def main() -> None:
     parser.add_argument("--dip-minutes", type=float, help="DIP wall-time budget per fit")
     parser.add_argument("--width", type=int, default=128, help="DIP channels at the coarser levels")
     parser.add_argument("--finest", type=int, default=8, help="DIP channels at the finest level")
+    parser.add_argument("--depth", type=int, default=5, help="DIP levels")
+    parser.add_argument("--unshuffle", type=int, default=1, help="DIP fits unshuffle² phase images (1: the image)")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--patience", type=int, default=300)
     parser.add_argument("--stop", help="DIP's no-reference rule (default: the method's)")
@@ -148,7 +160,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    seen = {(r["dataset"], r["image"], r["method"], r["seed"], r.get("finest"), r["iterations"]) for r in done}
+    seen = {(r["dataset"], r["image"], r["method"], r["seed"], dip_shape(r), r["iterations"]) for r in done}
     hardware = {
         "cpu": cpu_model(),
         "threads": args.threads,
@@ -160,7 +172,8 @@ def main() -> None:
         for method in args.methods:
             for seed in range(args.repeats):
                 budget = args.dip_iterations if method == "dip" else args.zs_iterations
-                key = (args.dataset, path.stem, method, seed, args.finest if method == "dip" else None, budget)
+                shape = dip_shape(vars(args)) if method == "dip" else None
+                key = (args.dataset, path.stem, method, seed, shape, budget)
                 if key in seen:
                     continue
                 if method == "dip":

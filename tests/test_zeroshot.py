@@ -23,7 +23,7 @@ from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
-from denoisekit.zeroshot.zsn2n import denoise_with
+from denoisekit.zeroshot.zsn2n import denoise_with, zs_n2n
 
 SMALL = {"width": 16, "finest": 16, "depth": 3, "skip": 4}
 
@@ -56,10 +56,23 @@ def test_skip_net_shapes_and_any_image_size():
     assert out.shape == (5, 13, 1) and out.dtype == np.float32
 
 
-def test_dip_lowers_its_loss(pair):
+def test_unshuffled_skip_net_outputs_every_pixel():
+    net = build_skip_net(SkipConfig(channels=(8, 8), skip=(2, 2), unshuffle=2), 32, 3)
+    assert (net.multiple, net.min_size) == (8, 16)
+    code = torch.rand(1, 32, 16, 24, generator=torch.Generator().manual_seed(0))
+    assert net(code).shape == (1, 3, 16, 24)
+    noisy = np.random.default_rng(0).random((5, 13, 1), dtype=np.float32)
+    out = dk.denoise(noisy, "dip", 25, device="cpu", iterations=3, width=4, depth=2, unshuffle=2)
+    assert out.shape == (5, 13, 1)
+    with pytest.raises(ValueError, match="unshuffle"):
+        SkipConfig(unshuffle=0)
+
+
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_dip_lowers_its_loss(pair, unshuffle):
     _, noisy = pair
     torch.manual_seed(0)
-    net = build_skip_net(SkipConfig(channels=(8, 8), skip=(2, 2)), 32, 1)
+    net = build_skip_net(SkipConfig(channels=(8, 8), skip=(2, 2), unshuffle=unshuffle), 32, 1)
     _, history = fit(net, noisy, iterations=60)
     assert np.mean(history.loss[-10:]) < 0.5 * np.mean(history.loss[:5])
 
@@ -217,6 +230,8 @@ def test_zs_n2n_views_undo_each_rotation_and_flip():
     shifted = denoise_with(lambda x: x * 0 + x[..., :1, :1], image, views=8)  # 'noise' = corner pixel
     corners = torch.stack([image[..., 0, 0], image[..., 0, -1], image[..., -1, 0], image[..., -1, -1]])
     assert torch.allclose(shifted, image - corners.mean(0)[..., None, None], atol=1e-6)
+    with pytest.raises(ValueError, match="views must be 1 or 8"):  # the function, not only the method
+        zs_n2n(np.zeros((4, 4, 1), np.float32), iterations=1, views=3)
 
 
 def test_fourier_spectrum_separates_noise_from_structure(pair):

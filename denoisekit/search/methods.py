@@ -25,7 +25,7 @@ from denoisekit.search.space import default_genotype, read_genotype
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.methods import DIP_ITERATIONS, DIP_PARAMS, fit_dip_method, pyramid_finest
 
-_SKIP_ONLY = ("depth", "skip", "upsample")  # the genotype describes the network instead
+_SKIP_ONLY = ("depth", "unshuffle", "skip", "upsample")  # the genotype describes the network instead
 
 
 @register_method(

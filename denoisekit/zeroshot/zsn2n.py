@@ -127,6 +127,8 @@ def zs_n2n(
     ndarray
         float32 ``(H, W, C)`` in [0, 1].
     """
+    if views not in (1, 8):
+        raise ValueError(f"views must be 1 or 8, got {views}")
     height, width_px, channels = noisy.shape
     image = torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None].to(device)
     with torch.random.fork_rng(devices=[]):
