@@ -30,12 +30,8 @@ from denoisekit.zeroshot.zsn2n import zs_n2n
 STOP_RULES = ("self-validation", "variance", "discrepancy", "none", "oracle")
 
 # The CPU-practical network (docs/BENCHMARKS.md, "Zero-shot"): most of the arithmetic is at the
-# finest levels, so a pyramid 8, 16, 32, 64, 128 costs a fraction of five levels of 128 (NAS-DIP's
-# CPU default). DIP's goes further: the same pyramid from 16 channels on the 2×2-unshuffled image
-# (4 levels at half resolution) ran faster and rose faster per iteration on validation crops (one
-# thread, 256²); on 512² with two threads it only matched it.
+# finest levels, so a pyramid 8, 16, 32, 64, 128 costs a fraction of five levels of 128.
 CPU_FINEST = 8
-CPU_DIP = {"finest": 16, "depth": 4, "unshuffle": 2}
 DIP_ITERATIONS = 1500
 # ZS-N2N on validation crops: 1,000 steps on 128² crops matched 2,000 (29.52 / 29.51 dB) and came
 # within 0.2 dB of 2,000 whole-image steps (29.69 dB) at a quarter of the time.
@@ -51,18 +47,16 @@ DIP_PARAMS = (
         "finest",
         int,
         None,
-        "channels at the finest level, doubling per level up to width "
-        f"(default: width on GPU, {CPU_DIP['finest']} on CPU; nas-dip {CPU_FINEST})",
+        f"channels at the finest level, doubling per level up to width (default: width on GPU, {CPU_FINEST} on CPU)",
         1,
         512,
     ),
-    Param("depth", int, None, f"levels of the encoder-decoder (default: 5 on GPU, {CPU_DIP['depth']} on CPU)", 1, 8),
+    Param("depth", int, 5, "levels of the encoder-decoder", 1, 8),
     Param(
         "unshuffle",
         int,
-        None,
-        "fit the image as unshuffle² phase images of 1/unshuffle the side "
-        f"(default: 1 on GPU, {CPU_DIP['unshuffle']} on CPU)",
+        1,
+        "fit the image as unshuffle² phase images of 1/unshuffle the side: a faster start, a lower peak",
         1,
         8,
     ),
@@ -124,8 +118,8 @@ def deep_image_prior_method(
     lr: float = 0.01,
     width: int = 128,
     finest: int | None = None,
-    depth: int | None = None,
-    unshuffle: int | None = None,
+    depth: int = 5,
+    unshuffle: int = 1,
     skip: int = 4,
     upsample: str = "bilinear",
     stop: str = "self-validation",
@@ -160,14 +154,8 @@ def deep_image_prior_method(
     ndarray
         float32 ``(H, W, C)``.
     """
-    cpu = device == "cpu"
     config = SkipConfig.pyramid(
-        finest or (CPU_DIP["finest"] if cpu else width),
-        width,
-        depth or (CPU_DIP["depth"] if cpu else 5),
-        skip=skip,
-        upsample=upsample,
-        unshuffle=unshuffle or (CPU_DIP["unshuffle"] if cpu else 1),
+        pyramid_finest(finest, width, device), width, depth, skip=skip, upsample=upsample, unshuffle=unshuffle
     )
     return fit_dip_method(
         "dip",

@@ -49,7 +49,8 @@ class SkipConfig:
     negative_slope: float = 0.2
     up_1x1: bool = True
     #: Fit the image as ``unshuffle²`` phase images of 1/``unshuffle`` the side (pixel unshuffle
-    #: in, pixel shuffle out): on a CPU the levels then cost a quarter per channel (factor 2).
+    #: in, pixel shuffle out): each level costs a quarter per channel (factor 2). The fit rises
+    #: faster but peaks lower (docs/BENCHMARKS.md, "Zero-shot"), so 1 is the default.
     unshuffle: int = 1
 
     def __post_init__(self) -> None:
