@@ -19,6 +19,7 @@ import torch
 
 import denoisekit as dk
 from denoisekit import io
+from denoisekit.figures import centre_crop
 from denoisekit.zeroshot.dip import CODE_CHANNELS, fit
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 
@@ -31,9 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    clean = io.read_image(args.image)[0]
-    height, width = clean.shape[:2]
-    clean = clean[max(0, height // 2 - 128) : height // 2 + 128, max(0, width // 2 - 128) : width // 2 + 128]
+    clean = centre_crop(io.read_image(args.image)[0], 256)
     noisy = dk.add_noise(clean, sigma=25, seed=7)
     for variant in args.variants:
         unshuffle, finest, depth = map(int, variant.split(":"))
