@@ -395,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init",
         metavar="WEIGHTS",
-        help="fine-tune: start from these weights, or 'shipped' for the package's weights of --model",
+        help="fine-tune: start from these weights, or 'shipped' for the package's weights of --model "
+        "(with --model-config widths=...: grown wider, the new channels starting silent)",
     )
     p.add_argument(
         "--data",

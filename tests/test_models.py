@@ -9,7 +9,7 @@ from conftest import smooth_image
 
 from denoisekit import InputError, add_noise, denoise, psnr
 from denoisekit.models import create_model, list_models
-from denoisekit.models.weights import load_weights, save_weights
+from denoisekit.models.weights import grow_weights, load_weights, save_weights
 
 SMALL = {
     "cnn": {"features": 8, "depth": 3},
@@ -78,6 +78,32 @@ def test_weights_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(x, sigma), loaded.model(x, sigma))
     assert loaded.name == "unet" and loaded.card == {"note": "test"} and loaded.config["widths"] == (8, 16)
+
+
+@pytest.mark.parametrize(
+    ("name", "small", "large"),
+    [
+        ("unet", {"widths": (8, 16)}, {"widths": (12, 24)}),  # convolutions and transposed convolutions
+        ("dncnn", {"features": 8, "num_layers": 4}, {"features": 12, "num_layers": 4}),  # with batch norm
+    ],
+)
+def test_growing_a_network_keeps_its_function(name, small, large):
+    torch.manual_seed(0)
+    source = create_model(name, channels=3, **small).eval()
+    for module in source.modules():  # batch-norm statistics that are not the defaults
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 2.0)
+    target = grow_weights(source, create_model(name, channels=3, **large).eval())
+    x, sigma = torch.rand(2, 3, 20, 28), torch.tensor([10.0, 30.0])
+    call = (x, sigma) if name == "unet" else (x,)
+    with torch.no_grad():
+        assert torch.allclose(source(*call), target(*call), atol=1e-5)
+    assert sum(p.numel() for p in target.parameters()) > sum(p.numel() for p in source.parameters())
+    with pytest.raises(InputError, match="cannot grow"):
+        grow_weights(target, create_model(name, channels=3, **small))  # narrower
+    with pytest.raises(InputError, match="cannot grow the network: its layers differ"):
+        grow_weights(source, create_model("unet", channels=3, widths=(8, 16, 32)))
 
 
 def test_bad_weights_files_are_refused(tmp_path, gray):

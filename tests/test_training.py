@@ -208,8 +208,11 @@ def test_fine_tuning_starts_from_the_given_weights(folder, tmp_path):
     after = load_weights(tuned).model.state_dict()
     assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-6) for k in start)
     assert json.loads((tmp_path / "b.json").read_text())["init"] == str(first)
-    with pytest.raises(InputError, match="cannot change a network loaded by --init"):
-        train(folder, tmp_path / "c.pt", init=first, model_config={"widths": (4, 8)}, **common)
+    wider = {"widths": (12, 16)}
+    grown = load_weights(train(folder, tmp_path / "c.pt", init=first, model_config=wider, **common).weights)
+    assert grown.config["widths"] == (12, 16) and grown.card["init"] == str(first)
+    with pytest.raises(InputError, match=r"cannot grow head\.weight from \(8, 5, 3, 3\) to \(4, 5, 3, 3\)"):
+        train(folder, tmp_path / "c2.pt", init=first, model_config={"widths": (4, 8)}, **common)
     with pytest.raises(InputError, match="for 3-channel images, the data has 1"):
         train(folder, tmp_path / "d.pt", init=shipped_weights("unet", 3), **common)
     shipped = train(folder, tmp_path / "e.pt", init="shipped", lr=1e-9, **common).weights  # the gray one

@@ -88,6 +88,38 @@ def load_weights(path: str | os.PathLike, expect_model: str | None = None) -> We
     return Weights(model.eval(), name, payload["config"], payload["card"])
 
 
+def grow_weights(source: nn.Module, target: nn.Module) -> nn.Module:
+    """Copy ``source``'s parameters into the wider ``target`` so that it computes the same function.
+
+    Both networks must have the same layers, ``target``'s no narrower than ``source``'s
+    (for example a U-Net with more channels at one scale). Each tensor is copied into the
+    leading slice of its wider counterpart; the weights by which an old output channel would
+    read a new input channel are zeroed, so the new channels start silent and training grows
+    them from the trained network instead of from scratch (as Net2Net widens a network).
+    The new channels' own incoming weights keep their random initialisation, which lets
+    gradients reach the zeroed weights from the first step.
+    """
+    modules = dict(target.named_modules())
+    if set(modules) != {name for name, _ in source.named_modules()}:
+        raise InputError("cannot grow the network: its layers differ from the new configuration's")
+    for name, module in source.named_modules():
+        wide = modules[name]
+        transposed = isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
+        for key, small in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
+            big = getattr(wide, key)
+            if small.dim() != big.dim() or any(s > b for s, b in zip(small.shape, big.shape, strict=True)):
+                raise InputError(f"cannot grow {name}.{key} from {tuple(small.shape)} to {tuple(big.shape)}")
+            with torch.no_grad():
+                if key == "weight" and small.dim() >= 2:
+                    out_axis, in_axis = (1, 0) if transposed else (0, 1)
+                    old_out = [slice(None)] * big.dim()
+                    old_out[out_axis] = slice(0, small.shape[out_axis])
+                    old_out[in_axis] = slice(small.shape[in_axis], None)
+                    big[tuple(old_out)] = 0
+                big[tuple(slice(0, n) for n in small.shape)] = small
+    return target
+
+
 def shipped_weights(model: str, channels: int = 1) -> Path:
     """Path of the weights shipped for ``model`` on gray (1) or color (3) images."""
     kind = "gray" if channels == 1 else "color"

@@ -17,7 +17,7 @@ import torch
 from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.models import create_model, model_accepts
-from denoisekit.models.weights import load_weights, shipped_weights
+from denoisekit.models.weights import grow_weights, load_weights, shipped_weights
 from denoisekit.registry import Progress
 from denoisekit.training import METHODS
 from denoisekit.training.blindspot import BlindSpot
@@ -35,15 +35,20 @@ SELF_SUPERVISED = {"n2n": Noise2Noise, "n2v": Noise2Void, "blindspot": BlindSpot
 def _initial_network(
     init: str | os.PathLike, model: str, channels: int, model_config: dict[str, Any] | None
 ) -> torch.nn.Module:
-    """The network to fine-tune: loaded from ``init`` (a file, or ``"shipped"``), checked against the data."""
-    if model_config:
-        raise InputError("--model-config cannot change a network loaded by --init: its config comes from the file")
+    """The network to fine-tune: loaded from ``init`` (a file, or ``"shipped"``), checked against the data.
+
+    A ``model_config`` grows the loaded network into a wider one that starts out computing
+    the same function (see :func:`grow_weights`).
+    """
     path = shipped_weights(model, channels) if str(init) == "shipped" else init
     start = load_weights(path, expect_model=model)
     own = start.config.get("channels", 1)
     if own != channels:
         raise InputError(f"{path}: weights for {own}-channel images, the data has {channels}")
-    return start.model.train()
+    if not model_config:
+        return start.model.train()
+    wider = create_model(model, **{**start.config, **model_config})
+    return grow_weights(start.model, wider).train()
 
 
 def parse_sigma(text: str | float | tuple[float, float]) -> tuple[float, float]:
@@ -109,7 +114,8 @@ def train(
     init : path or "shipped", optional
         Fine-tune: start from these weights (a file written by ``train``, or ``"shipped"``
         for the package's weights of ``model`` for the data's channels) instead of a random
-        initialisation; the network and its config come from the file.
+        initialisation; the network and its config come from the file, unless ``model_config``
+        widens it (``{"widths": (64, 64, 128, 256)}``): the new channels start silent.
     clean_pairs : path, optional
         Supervised: clean images under the same file names as the noisy ones in ``data``.
     pair_data, pair_pattern : optional
