@@ -17,17 +17,10 @@ from playwright.sync_api import sync_playwright
 
 import denoisekit as dk
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the web tests' browser setup
+from web_helpers import CHROMIUM, CHROMIUM_ARGS
+
 PORT = 8765
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main() -> None:
@@ -44,7 +37,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(f"http://127.0.0.1:{PORT}")
             page.wait_for_selector("body[data-ready]")

@@ -7,11 +7,10 @@ Skipped, with the reason shown by ``-ra``, where Playwright or the browser is mi
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from web_helpers import fake_methods, image_bytes, live_server, noisy_pair
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, fake_methods, image_bytes, live_server, noisy_pair
 
 from denoisekit.io import decode_image
 from denoisekit.web import WebConfig, create_app
@@ -25,26 +24,13 @@ def expect(locator):
     return playwright_expect(locator)
 
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install -e '.[dev]'")
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium (.ci/run does it when root)")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 import time
@@ -17,6 +18,19 @@ from denoisekit import add_noise, registry
 from denoisekit.errors import Cancelled, InputError
 from denoisekit.io import ImageInfo, encode_image
 from denoisekit.registry import Param, register_method
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+#: Headless flags for the distribution's Chromium (also used by docs/screenshot.py).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 #: Stand-in methods wait on this while their ``hold`` parameter is set: a job that holds still.
 GATE = threading.Event()
