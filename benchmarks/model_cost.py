@@ -1,4 +1,5 @@
-"""Parameters, FLOPs per pixel and CPU seconds per megapixel of every registered model.
+"""Parameters, FLOPs per pixel and CPU seconds per megapixel of every registered model, and of
+the shipped weights whose configuration is not their model's default.
 
     python benchmarks/model_cost.py --threads 2 --size 512 > benchmarks/results/model_cost.md
 
@@ -17,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from denoisekit.models import create_model, list_models
+from denoisekit.models.weights import SHIPPED, load_weights
 from denoisekit.training.trainer import hardware
 
 
@@ -50,8 +52,12 @@ def main() -> None:
     print(f"{hardware()}; {args.size}×{args.size}, {args.channels} channel(s), median of {args.repeats}\n")
     print("| model | parameters | GFLOPs / megapixel | CPU s / megapixel |")
     print("| --- | ---: | ---: | ---: |")
-    for name in list_models():
-        model = create_model(name, channels=args.channels).eval()
+    models = [(name, create_model(name, channels=args.channels).eval()) for name in list_models()]
+    for path in sorted(SHIPPED.glob("*.pt")):
+        shipped = load_weights(path)
+        if shipped.config.get("channels", 1) == args.channels and shipped.config != {"channels": args.channels}:
+            models.append((f"{shipped.name} {shipped.config} (shipped {path.stem})", shipped.model))
+    for name, model in models:
         params = sum(p.numel() for p in model.parameters())
         flops = flops_per_pixel(model, args.channels)
         seconds = seconds_per_megapixel(model, args.channels, args.size, args.repeats)
