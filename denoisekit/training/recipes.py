@@ -115,7 +115,7 @@ def train(
         Fine-tune: start from these weights (a file written by ``train``, or ``"shipped"``
         for the package's weights of ``model`` for the data's channels) instead of a random
         initialisation; the network and its config come from the file, unless ``model_config``
-        widens it (``{"widths": (64, 64, 128, 256)}``): the new channels start silent.
+        widens it (``{"widths": (64, 96, 128, 256)}``): the new channels start silent.
     clean_pairs : path, optional
         Supervised: clean images under the same file names as the noisy ones in ``data``.
     pair_data, pair_pattern : optional
