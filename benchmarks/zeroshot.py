@@ -1,4 +1,4 @@
-"""Zero-shot benchmark: DIP (oracle best and no-reference pick) and ZS-N2N on single images.
+"""Zero-shot benchmark: DIP (oracle best and no-reference pick), ZS-N2N and Pixel2Pixel on single images.
 
 Noise follows ``denoisekit bench`` (clipped 8-bit protocol, the same seeds per image), outputs
 are rounded to 8 bits before PSNR. DIP runs in oracle mode: the whole budget with PSNR logged
@@ -45,11 +45,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def dip_shape(record: dict) -> tuple | None:
-    """The DIP network's shape in a record or the arguments (older records: depth 5, unshuffle 1)."""
-    if record.get("finest") is None:
-        return None
-    return record["finest"], record.get("depth", 5), record.get("unshuffle", 1)
+def settings(method: str, fields: dict) -> tuple | None:
+    """What tells apart two runs of ``method`` besides seed and budget, from a record or the
+    arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's bank."""
+    if method == "dip" and fields.get("finest") is not None:
+        return fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)
+    if method == "pixel2pixel":
+        return fields["crop"], fields["bank"], fields["window"]
+    return None
 
 
 def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
@@ -94,15 +97,25 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
     return record, history
 
 
-def run_zsn2n(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int) -> tuple[dict, np.ndarray]:
+def run_trained(
+    method: str, clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int
+) -> tuple[dict, np.ndarray]:
+    """One run of a method that trains a fixed number of steps (``zs-n2n``, ``pixel2pixel``)."""
     start = time.perf_counter()
-    params = {"iterations": args.zs_iterations, "crop": args.crop, "views": args.zs_views, "seed": seed}
-    out = denoise(noisy, "zs-n2n", device=args.device, **params)
+    params = {"iterations": budget(method, args), "crop": args.crop, "views": args.zs_views, "seed": seed}
+    if method == "pixel2pixel":
+        params |= {"bank": args.bank, "window": args.window}
+    out = denoise(noisy, method, device=args.device, **params)
     seconds = time.perf_counter() - start
     value, structure = _scores(clean, out)
     record = {**params, "psnr": value, "ssim": structure}
     record["seconds"] = record["seconds_no_reference"] = round(seconds, 1)
     return record, out
+
+
+def budget(method: str, args: argparse.Namespace) -> int:
+    """The iteration budget the arguments give ``method``."""
+    return {"dip": args.dip_iterations, "zs-n2n": args.zs_iterations, "pixel2pixel": args.p2p_iterations}[method]
 
 
 def summary_table(records: list[dict]) -> str:
@@ -135,7 +148,7 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", required=True, help="clean images")
     parser.add_argument("--dataset", required=True, help="dataset name (part of the noise seed, as in bench)")
     parser.add_argument("--sigma", type=float, default=25.0)
-    parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=["dip", "zs-n2n"])
+    parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=["dip", "zs-n2n", "pixel2pixel"])
     parser.add_argument("--repeats", type=int, default=1, help="repetitions (seeds 0, 1, ...) per image and method")
     parser.add_argument("--dip-iterations", type=int, default=1500)
     parser.add_argument("--dip-minutes", type=float, help="DIP wall-time budget per fit")
@@ -148,7 +161,10 @@ def main() -> None:
     parser.add_argument("--stop", help="DIP's no-reference rule (default: the method's)")
     parser.add_argument("--zs-iterations", type=int, default=2000)
     parser.add_argument("--crop", type=int, default=256)
-    parser.add_argument("--zs-views", type=int, default=8, help="ZS-N2N: 1 (sessions 2-4), or 8 rotations and flips")
+    parser.add_argument("--zs-views", type=int, default=8, help="ZS-N2N, Pixel2Pixel: 1 (sessions 2-4), or 8 views")
+    parser.add_argument("--p2p-iterations", type=int, default=1000)
+    parser.add_argument("--bank", type=int, default=4, help="Pixel2Pixel: similar pixels kept per pixel")
+    parser.add_argument("--window", type=int, default=21, help="Pixel2Pixel: search window side")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--figures", action="store_true", help="curves, spectra and crops per image (first seed)")
@@ -160,7 +176,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    seen = {(r["dataset"], r["image"], r["method"], r["seed"], dip_shape(r), r["iterations"]) for r in done}
+    seen = {(r["dataset"], r["image"], r["method"], r["seed"], settings(r["method"], r), r["iterations"]) for r in done}
     hardware = {
         "cpu": cpu_model(),
         "threads": args.threads,
@@ -171,16 +187,14 @@ def main() -> None:
         noisy = benchmark_noise(clean, args.sigma, image_seed(args.dataset, path.name, args.sigma, 0))
         for method in args.methods:
             for seed in range(args.repeats):
-                budget = args.dip_iterations if method == "dip" else args.zs_iterations
-                shape = dip_shape(vars(args)) if method == "dip" else None
-                key = (args.dataset, path.stem, method, seed, shape, budget)
+                key = (args.dataset, path.stem, method, seed, settings(method, vars(args)), budget(method, args))
                 if key in seen:
                     continue
                 if method == "dip":
                     result, history = run_dip(clean, noisy, args, seed)
                     output = history.fits[0].images["picked"]
                 else:
-                    (result, output), history = run_zsn2n(clean, noisy, args, seed), None
+                    (result, output), history = run_trained(method, clean, noisy, args, seed), None
                 record = {"dataset": args.dataset, "image": path.stem, "method": method, "sigma": args.sigma}
                 record |= result | hardware
                 with open(log, "a") as handle:

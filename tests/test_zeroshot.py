@@ -1,4 +1,4 @@
-"""Zero-shot methods: Deep Image Prior (fitting loop, stopping rules, oracle mode) and ZS-N2N.
+"""Zero-shot methods: Deep Image Prior (fitting loop, stopping rules, oracle mode), ZS-N2N, Pixel2Pixel.
 
 Tiny images and short fits, one torch thread: the whole file takes well under a minute.
 """
@@ -21,6 +21,7 @@ from denoisekit.errors import Cancelled, InputError
 from denoisekit.figures import fourier_spectrum
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.pixel2pixel import pixel_bank, pseudo_instances
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, zs_n2n
@@ -206,6 +207,10 @@ def test_cancellation(pair):
         ("zs-n2n", {"iterations": -5}, "iterations"),
         ("zs-n2n", {"crop": "big"}, "crop"),
         ("zs-n2n", {"views": 3}, "views"),
+        ("pixel2pixel", {"bank": 1}, "bank"),
+        ("pixel2pixel", {"window": 8}, "odd"),
+        ("pixel2pixel", {"bank": 30, "window": 5}, "fewer than bank=30"),
+        ("pixel2pixel", {"iterations": 0}, "iterations"),
     ],
 )
 def test_bad_parameters(pair, method, params, message):
@@ -232,6 +237,34 @@ def test_zs_n2n_views_undo_each_rotation_and_flip():
     assert torch.allclose(shifted, image - corners.mean(0)[..., None, None], atol=1e-6)
     with pytest.raises(ValueError, match="views must be 1 or 8"):  # the function, not only the method
         zs_n2n(np.zeros((4, 4, 1), np.float32), iterations=1, views=3)
+
+
+def test_pixel_bank_finds_the_repeated_patch():
+    # A stripe pattern repeats every 6 columns: the most similar pixels of each pixel lie 6 apart,
+    # so with no noise the bank's entries equal the pixel itself.
+    columns = np.sin(np.arange(30) * 2 * np.pi / 6).astype(np.float32)
+    image = torch.from_numpy(np.tile(columns, (30, 1)))[None, None]
+    image = image + 0.01 * torch.arange(30.0)[:, None]  # rows differ a little: no exact ties
+    bank = pixel_bank(image, bank=3, window=13, patch=3)
+    assert bank.shape == (3, 1, 30, 30)
+    assert torch.equal(bank[0], image[0])  # the pixel itself first
+    inner = (slice(None), slice(None), slice(8, 22), slice(8, 22))  # away from the padded border
+    assert torch.allclose(bank[1:][inner], image[0].expand(2, 1, 30, 30)[inner], atol=0.03)
+
+
+def test_pseudo_instances_always_differ_in_their_bank_entry():
+    bank = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 2, 9, 9)  # entry k holds the value k
+    first, second = pseudo_instances(bank, torch.Generator().manual_seed(0))
+    assert first.shape == second.shape == (1, 2, 9, 9)
+    assert (first != second).all() and len(first.unique()) == 4  # all entries drawn
+
+
+def test_pixel2pixel_improves_psnr():
+    clean = smooth_image(48, 48, 3)
+    noisy = dk.add_noise(clean, sigma=25, seed=2)
+    out = dk.denoise(noisy, "pixel2pixel", device="cpu", iterations=150, window=9, crop=32)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert dk.psnr(clean, out) > dk.psnr(clean, noisy) + 3
 
 
 def test_fourier_spectrum_separates_noise_from_structure(pair):

@@ -1,4 +1,4 @@
-"""Registers the zero-shot methods ``dip`` and ``zs-n2n``: nothing but the one noisy image.
+"""Registers the zero-shot methods ``dip``, ``zs-n2n`` and ``pixel2pixel``: nothing but the one noisy image.
 
 Importing this module imports torch; the registry imports it only when methods are listed.
 
@@ -22,6 +22,7 @@ from denoisekit.errors import InputError
 from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_tensor
 from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.pixel2pixel import pixel2pixel
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
 from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import zs_n2n
@@ -37,6 +38,7 @@ DIP_ITERATIONS = 1500
 # within 0.2 dB of 2,000 whole-image steps (29.69 dB) at a quarter of the time.
 ZS_ITERATIONS = 1000
 CPU_CROP = 128
+P2P_ITERATIONS = 1000
 
 #: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
 DIP_PARAMS = (
@@ -231,6 +233,17 @@ def fit_dip_method(
     return out
 
 
+CROP_PARAM = Param(
+    "crop",
+    int,
+    None,
+    f"side of the random crop each step trains on; 0: the whole image (default: 0 on GPU, {CPU_CROP} on CPU)",
+    0,
+    65_536,
+)
+VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8))
+
+
 @register_method(
     "zs-n2n",
     family="zero-shot",
@@ -239,15 +252,8 @@ def fit_dip_method(
         Param("iterations", int, ZS_ITERATIONS, "Adam steps (the learning rate halves after half of them)", 1, 100_000),
         Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
         Param("width", int, 48, "channels of the two hidden layers", 1, 512),
-        Param(
-            "crop",
-            int,
-            None,
-            f"side of the random crop each step trains on; 0: the whole image (default: 0 on GPU, {CPU_CROP} on CPU)",
-            0,
-            65_536,
-        ),
-        Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8)),
+        CROP_PARAM,
+        VIEWS_PARAM,
         Param("seed", int, 0, "seed of the initialisation and the crops", 0, 2**31 - 1),
     ),
     uses_sigma=False,
@@ -283,6 +289,71 @@ def zs_n2n_method(
         image,
         iterations=iterations,
         lr=lr,
+        width=width,
+        crop=crop,
+        views=views,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+
+
+@register_method(
+    "pixel2pixel",
+    family="zero-shot",
+    summary="Pixel2Pixel: Noise2Noise between pseudo instances drawn from each pixel's most similar pixels",
+    params=(
+        Param("iterations", int, P2P_ITERATIONS, "Adam steps (the learning rate halves at 50, 67, 83 %)", 1, 100_000),
+        Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
+        Param("bank", int, 4, "most similar pixels kept per pixel, the pixel itself included", 2, 64),
+        Param("window", int, 21, "side of the search window (odd)", 3, 101),
+        Param("patch", int, 7, "side of the patches compared (odd)", 1, 31),
+        Param("width", int, 64, "channels of the hidden layers", 1, 512),
+        CROP_PARAM,
+        VIEWS_PARAM,
+        Param("seed", int, 0, "seed of the initialisation, the crops and the pseudo instances", 0, 2**31 - 1),
+    ),
+    uses_sigma=False,
+    uses_device=True,
+    bytes_per_pixel=2048,
+)
+def pixel2pixel_method(
+    image: np.ndarray,
+    sigma: float | None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+    *,
+    iterations: int = P2P_ITERATIONS,
+    lr: float = 1e-3,
+    bank: int = 4,
+    window: int = 21,
+    patch: int = 7,
+    width: int = 64,
+    crop: int | None = None,
+    views: int = 8,
+    seed: int = 0,
+) -> np.ndarray:
+    """Pixel2Pixel (see :mod:`denoisekit.zeroshot.pixel2pixel`); ``sigma`` is not used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noisy = np.random.default_rng(0).random((16, 16, 1), dtype=np.float32)
+    >>> pixel2pixel_method(noisy, None, iterations=2, window=5, patch=3).shape
+    (16, 16, 1)
+    """
+    if window % 2 == 0 or patch % 2 == 0:
+        raise InputError(f"pixel2pixel: window and patch must be odd, got {window} and {patch}")
+    if bank > window * window:
+        raise InputError(f"pixel2pixel: a {window}×{window} window holds fewer than bank={bank} pixels")
+    crop = (CPU_CROP if device == "cpu" else 0) if crop is None else crop
+    return pixel2pixel(
+        image,
+        iterations=iterations,
+        lr=lr,
+        bank=bank,
+        window=window,
+        patch=patch,
         width=width,
         crop=crop,
         views=views,

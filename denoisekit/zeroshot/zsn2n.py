@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from denoisekit.errors import Cancelled
 from denoisekit.registry import Progress
+from denoisekit.zeroshot.dip import to_image, to_tensor
+from denoisekit.zeroshot.single_image import average_views, train_steps
 
 
 class ZSN2NNet(nn.Module):
@@ -70,19 +71,11 @@ def zsn2n_loss(net: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
 
 
 def denoise_with(net: nn.Module, image: torch.Tensor, views: int) -> torch.Tensor:
-    """The trained network applied once (``views`` 1), or averaged over the 8 rotations and flips
-    of the image (its 3×3 filters are not symmetric, so each view errs differently; 8 passes of
-    so small a network cost far less than its training)."""
+    """The trained network (it predicts the noise) applied once (``views`` 1), or averaged over
+    the 8 rotations and flips of the image."""
     if views == 1:
         return image - net(image)
-    total = torch.zeros_like(image)  # a running sum: eight full-size outputs need not coexist
-    for flip in (False, True):
-        flipped = image.flip(3) if flip else image
-        for k in range(4):
-            view = torch.rot90(flipped, k, dims=(2, 3))
-            restored = torch.rot90(view - net(view), -k, dims=(2, 3))
-            total += restored.flip(3) if flip else restored
-    return total / 8
+    return average_views(lambda view: view - net(view), image)
 
 
 def zs_n2n(
@@ -130,7 +123,7 @@ def zs_n2n(
     if views not in (1, 8):
         raise ValueError(f"views must be 1 or 8, got {views}")
     height, width_px, channels = noisy.shape
-    image = torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None].to(device)
+    image = to_tensor(noisy, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = ZSN2NNet(channels, width).to(device)
@@ -139,16 +132,12 @@ def zs_n2n(
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, iterations // 2), gamma=0.5)
     crop_h = height if not crop or crop >= height else crop // 2 * 2
     crop_w = width_px if not crop or crop >= width_px else crop // 2 * 2
-    for step in range(1, iterations + 1):
+
+    def step_loss() -> torch.Tensor:
         top = 2 * rng.integers(0, (height - crop_h) // 2 + 1)
         left = 2 * rng.integers(0, (width_px - crop_w) // 2 + 1)
-        loss = zsn2n_loss(net, image[:, :, top : top + crop_h, left : left + crop_w])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if progress is not None and progress(step, iterations, {"loss": loss.item()}) is False:
-            raise Cancelled("zero-shot fit cancelled")
+        return zsn2n_loss(net, image[:, :, top : top + crop_h, left : left + crop_w])
+
+    train_steps(step_loss, optimizer, schedule, iterations, progress)
     with torch.no_grad():
-        out = denoise_with(net, image, views).clamp(0, 1)
-    return out[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        return to_image(denoise_with(net, image, views))

@@ -1,0 +1,182 @@
+"""Pixel2Pixel (Ma et al., TPAMI 2025): Noise2Noise pairs drawn from one image's self-similarity.
+
+For every pixel, a *pixel bank* holds the centre pixels of the ``bank`` patches most similar to
+its own patch within a search window (the pixel itself first: its distance is 0). Two pixels of
+a bank share, nearly, a clean value, and their noise is independent. So a *pseudo instance* of
+the image, one bank entry drawn at random per pixel, is another noisy shot of the same scene,
+and a network trained to map one pseudo instance to another is a Noise2Noise denoiser of this
+one image. It is applied to the noisy image itself.
+
+Where Zero-Shot Noise2Noise pairs neighbouring pixels (halving the resolution), the bank pairs
+similar ones at full resolution, so the pairs differ less in their clean values. As in
+:mod:`.zsn2n`, each step may train on a random crop: the loss is a mean of local terms.
+
+Examples
+--------
+>>> import numpy as np
+>>> noisy = np.random.default_rng(0).random((16, 16, 1), dtype=np.float32)
+>>> pixel2pixel(noisy, iterations=2, window=5, patch=3).shape
+(16, 16, 1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from denoisekit.registry import Progress
+from denoisekit.zeroshot.dip import to_image, to_tensor
+from denoisekit.zeroshot.single_image import average_views, train_steps
+
+# Offsets whose distances are compared at once: enough to amortise the top-k, few enough that
+# their (offsets, C, H, W) candidates stay a few hundred MB at 512² RGB.
+OFFSET_CHUNK = 32
+
+
+def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> torch.Tensor:
+    """The ``bank`` most similar pixels of every pixel, the pixel itself first.
+
+    Parameters
+    ----------
+    image : Tensor
+        ``(1, C, H, W)``.
+    bank : int
+        Pixels kept per pixel.
+    window : int
+        Side of the (odd) search window around each pixel.
+    patch : int
+        Side of the (odd) patches compared, by the mean squared difference over their pixels and
+        channels.
+
+    Returns
+    -------
+    Tensor
+        ``(bank, C, H, W)``: entry ``k`` holds, at each pixel, its ``k``-th most similar pixel.
+    """
+    _, channels, height, width = image.shape
+    reach, half_patch = window // 2, patch // 2
+    # Reflection cannot pad more than the image's side minus one; replication can.
+    mode = "reflect" if reach < min(height, width) else "replicate"
+    padded = F.pad(image, (reach,) * 4, mode=mode)[0]
+    offsets = [(dy, dx) for dy in range(window) for dx in range(window) if (dy, dx) != (reach, reach)]
+    best_values = image[0][None].clone()
+    best_distances = torch.zeros(1, height, width, dtype=image.dtype, device=image.device)
+    for start in range(0, len(offsets), OFFSET_CHUNK):
+        chunk = offsets[start : start + OFFSET_CHUNK]
+        candidates = torch.stack([padded[:, dy : dy + height, dx : dx + width] for dy, dx in chunk])
+        squared = (candidates - image).pow(2).mean(dim=1, keepdim=True)
+        # A patch's distance is the mean of its pixels' squared differences: a box filter.
+        distances = F.avg_pool2d(F.pad(squared, (half_patch,) * 4, mode="replicate"), patch, stride=1).squeeze(1)
+        all_distances = torch.cat([best_distances, distances])
+        all_values = torch.cat([best_values, candidates])
+        best_distances, index = all_distances.topk(min(bank, len(all_distances)), dim=0, largest=False)
+        best_values = all_values.gather(0, index[:, None].expand(-1, channels, -1, -1))
+    return best_values
+
+
+class Pixel2PixelNet(nn.Module):
+    """The original's compact network: five 3×3 convolutions with LeakyReLU, a 1×1, a sigmoid."""
+
+    def __init__(self, channels: int, width: int = 64, depth: int = 5) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for index in range(depth):
+            layers += [nn.Conv2d(channels if index == 0 else width, width, 3, padding=1), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(width, channels, 1), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def pseudo_instances(bank: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two images drawn from ``bank`` ``(K, C, H, W)``: at each pixel, two different entries."""
+    count, channels, height, width = bank.shape
+    first = torch.randint(0, count, (1, 1, height, width), generator=generator, device=bank.device)
+    # A shift in 1..K-1 (mod K) makes the second entry always differ from the first.
+    shift = torch.randint(1, count, (1, 1, height, width), generator=generator, device=bank.device)
+    second = (first + shift) % count
+    pick = lambda index: bank.gather(0, index.expand(1, channels, -1, -1))  # noqa: E731
+    return pick(first), pick(second)
+
+
+def pixel2pixel(
+    noisy: np.ndarray,
+    *,
+    iterations: int = 1000,
+    lr: float = 1e-3,
+    bank: int = 4,
+    window: int = 21,
+    patch: int = 7,
+    width: int = 64,
+    crop: int = 0,
+    views: int = 8,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Denoise one image with Pixel2Pixel.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        float32 ``(H, W, C)`` in [0, 1].
+    iterations : int
+        Adam steps; the learning rate halves at 50, 67 and 83 % of them, as the original.
+    lr : float
+        Initial learning rate.
+    bank : int
+        Most similar pixels kept per pixel (at least 2); the original keeps 4 at σ 25.
+    window, patch : int
+        Sides of the search window and of the compared patches (odd).
+    width : int
+        Channels of the hidden layers.
+    crop : int
+        Side of the random crop each step trains on; 0 or at least the image side: the whole image.
+    views : int
+        1, or 8: average the outputs over the image's rotations and flips.
+    seed : int
+        Seed of the initialisation, the crops and the pseudo instances.
+    device : str
+        Torch device.
+    progress : callable, optional
+        Called every iteration with ``loss``; returning False raises
+        :class:`~denoisekit.errors.Cancelled`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W, C)`` in [0, 1].
+    """
+    if views not in (1, 8):
+        raise ValueError(f"views must be 1 or 8, got {views}")
+    if bank < 2:
+        raise ValueError(f"bank must hold at least 2 pixels to draw pairs from, got {bank}")
+    if window % 2 == 0 or patch % 2 == 0:
+        raise ValueError(f"window and patch must be odd, got {window} and {patch}")
+    height, width_px, channels = noisy.shape
+    image = to_tensor(noisy, device)
+    with torch.no_grad():
+        pixels = pixel_bank(image, bank=bank, window=window, patch=patch)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = Pixel2PixelNet(channels, width).to(device)
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    milestones = [int(iterations * fraction) for fraction in (0.5, 0.67, 0.83)]
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.5)
+    crop_h = height if not crop or crop >= height else crop
+    crop_w = width_px if not crop or crop >= width_px else crop
+
+    def step_loss() -> torch.Tensor:
+        top = rng.integers(0, height - crop_h + 1)
+        left = rng.integers(0, width_px - crop_w + 1)
+        source, target = pseudo_instances(pixels[:, :, top : top + crop_h, left : left + crop_w], generator)
+        return F.mse_loss(net(source), target)
+
+    train_steps(step_loss, optimizer, schedule, iterations, progress)
+    with torch.no_grad():
+        return to_image(net(image) if views == 1 else average_views(net, image))
