@@ -38,7 +38,8 @@ DIP_ITERATIONS = 1500
 # within 0.2 dB of 2,000 whole-image steps (29.69 dB) at a quarter of the time.
 ZS_ITERATIONS = 1000
 CPU_CROP = 128
-P2P_ITERATIONS = 1000
+P2P_ITERATIONS = 3000
+P2P_WINDOW = 31
 
 #: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
 DIP_PARAMS = (
@@ -306,7 +307,7 @@ def zs_n2n_method(
         Param("iterations", int, P2P_ITERATIONS, "Adam steps (the learning rate halves at 50, 67, 83 %)", 1, 100_000),
         Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
         Param("bank", int, 4, "most similar pixels kept per pixel, the pixel itself included", 2, 64),
-        Param("window", int, 21, "side of the search window (odd)", 3, 101),
+        Param("window", int, P2P_WINDOW, "side of the search window (odd)", 3, 101),
         Param("patch", int, 7, "side of the patches compared (odd)", 1, 31),
         Param("width", int, 64, "channels of the hidden layers", 1, 512),
         CROP_PARAM,
@@ -326,7 +327,7 @@ def pixel2pixel_method(
     iterations: int = P2P_ITERATIONS,
     lr: float = 1e-3,
     bank: int = 4,
-    window: int = 21,
+    window: int = P2P_WINDOW,
     patch: int = 7,
     width: int = 64,
     crop: int | None = None,

@@ -77,7 +77,8 @@ def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> to
 
 
 class Pixel2PixelNet(nn.Module):
-    """The original's compact network: five 3×3 convolutions with LeakyReLU, a 1×1, a sigmoid."""
+    """The original's compact network: five 3×3 convolutions with LeakyReLU, a 1×1, a sigmoid;
+    orthogonal weights, zero biases."""
 
     def __init__(self, channels: int, width: int = 64, depth: int = 5) -> None:
         super().__init__()
@@ -86,6 +87,10 @@ class Pixel2PixelNet(nn.Module):
             layers += [nn.Conv2d(channels if index == 0 else width, width, 3, padding=1), nn.LeakyReLU(0.2)]
         layers += [nn.Conv2d(width, channels, 1), nn.Sigmoid()]
         self.body = nn.Sequential(*layers)
+        for layer in self.body:
+            if isinstance(layer, nn.Conv2d):  # the original's initialisation
+                nn.init.orthogonal_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -105,10 +110,10 @@ def pseudo_instances(bank: torch.Tensor, generator: torch.Generator) -> tuple[to
 def pixel2pixel(
     noisy: np.ndarray,
     *,
-    iterations: int = 1000,
+    iterations: int = 3000,
     lr: float = 1e-3,
     bank: int = 4,
-    window: int = 21,
+    window: int = 31,
     patch: int = 7,
     width: int = 64,
     crop: int = 0,
