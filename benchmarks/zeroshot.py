@@ -119,15 +119,20 @@ def budget(method: str, args: argparse.Namespace) -> int:
 
 
 def summary_table(records: list[dict]) -> str:
-    """Markdown: one row per (image, method), repetitions averaged."""
+    """Markdown: one row per image, method and setting, repetitions (seeds) averaged."""
     lines = [
         "| image | method | PSNR no-ref (dB) | oracle best (dB) | gap (dB) | last (dB) | picked / best iter"
         " | stop iter | s (no-ref) | s (whole run) | reps |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["dataset"], r["image"], r["method"]) for r in records})
-    for dataset, image, method in keys:
-        rows = [r for r in records if (r["dataset"], r["image"], r["method"]) == (dataset, image, method)]
+
+    def group(r: dict) -> tuple:  # runs differing only in their seed are repetitions
+        return r["dataset"], r["image"], r["method"], r["iterations"], str(settings(r["method"], r))
+
+    keys = sorted({group(r) for r in records})
+    for key in keys:
+        dataset, image, method = key[:3]
+        rows = [r for r in records if group(r) == key]
 
         def mean(field: str, digits: int = 2, rows: list[dict] = rows) -> str:
             values = [r[field] for r in rows if r.get(field) is not None]
