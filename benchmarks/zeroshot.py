@@ -47,7 +47,8 @@ def cpu_model() -> str:
 
 def settings(method: str, fields: dict) -> tuple | None:
     """What tells apart two runs of ``method`` besides seed and budget, from a record or the
-    arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's bank."""
+    arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank
+    and window."""
     if method == "dip" and fields.get("finest") is not None:
         return fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)
     if method == "pixel2pixel":
