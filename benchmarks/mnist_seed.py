@@ -32,7 +32,7 @@ import torch
 
 from denoisekit.errors import InputError
 from denoisekit.models import create_model
-from denoisekit.models.weights import load_weights, read_header
+from denoisekit.models.weights import Weights, load_weights
 from denoisekit.training.data import ImageSet, PatchSampler, load_mnist
 from denoisekit.training.noise2noise import Noise2Noise
 from denoisekit.training.objectives import NoiseSpec, Supervised
@@ -84,8 +84,8 @@ def run_models(args: argparse.Namespace) -> None:
         )
         out = args.checkpoints / f"{name}.pt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        if finished(out, steps) and not args.restart:  # completed weights: evaluate, don't retrain
-            weights = load_weights(out, expect_model=arch)
+        weights = None if args.restart else finished(out, arch, steps)
+        if weights is not None:  # completed weights: evaluate, don't retrain
             model, seconds, trained_on = weights.model, weights.card["seconds"], weights.card["hardware"]
         else:
             model, seconds = train_one(args, model, train_set, objective, config, out)
@@ -107,11 +107,13 @@ def run_models(args: argparse.Namespace) -> None:
         save_rows(args.out, rows[-1])
 
 
-def finished(weights: Path, steps: int) -> bool:
-    """Whether ``weights`` hold a completed run whose checkpoint was deleted to keep the repository small."""
-    if not weights.exists() or weights.with_suffix(".ckpt").exists():
-        return False
-    return read_header(weights)["card"]["steps"] == steps
+def finished(path: Path, arch: str, steps: int) -> Weights | None:
+    """The weights at ``path`` if they hold a completed run whose checkpoint was deleted to keep
+    the repository small; None if there is a run to start or resume."""
+    if not path.exists() or path.with_suffix(".ckpt").exists():
+        return None
+    weights = load_weights(path, expect_model=arch)
+    return weights if weights.card["steps"] == steps else None
 
 
 def train_one(

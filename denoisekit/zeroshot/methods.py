@@ -244,6 +244,13 @@ CROP_PARAM = Param(
     0,
     65_536,
 )
+
+
+def crop_for(crop: int | None, device: str) -> int:
+    """The crop side as asked, else the default: :data:`CPU_CROP` on a CPU, the whole image on a GPU."""
+    return (CPU_CROP if device == "cpu" else 0) if crop is None else crop
+
+
 VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8))
 
 
@@ -287,13 +294,12 @@ def zs_n2n_method(
     """
     if min(image.shape[:2]) < 2:
         raise InputError(f"zs-n2n needs an image of at least 2×2 pixels, got {image.shape[:2]}")
-    crop = (CPU_CROP if device == "cpu" else 0) if crop is None else crop
     return zs_n2n(
         image,
         iterations=iterations,
         lr=lr,
         width=width,
-        crop=crop,
+        crop=crop_for(crop, device),
         views=views,
         seed=seed,
         device=device,
@@ -345,11 +351,6 @@ def pixel2pixel_method(
     >>> pixel2pixel_method(noisy, None, iterations=2, window=5, patch=3).shape
     (16, 16, 1)
     """
-    if window % 2 == 0 or patch % 2 == 0:
-        raise InputError(f"pixel2pixel: window and patch must be odd, got {window} and {patch}")
-    if bank > window * window:
-        raise InputError(f"pixel2pixel: a {window}×{window} window holds fewer than bank={bank} pixels")
-    crop = (CPU_CROP if device == "cpu" else 0) if crop is None else crop
     return pixel2pixel(
         image,
         iterations=iterations,
@@ -358,7 +359,7 @@ def pixel2pixel_method(
         window=window,
         patch=patch,
         width=width,
-        crop=crop,
+        crop=crop_for(crop, device),
         views=views,
         seed=seed,
         device=device,

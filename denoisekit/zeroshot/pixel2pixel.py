@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from denoisekit.errors import InputError
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
 from denoisekit.zeroshot.single_image import average_views, train_steps
@@ -156,11 +157,13 @@ def pixel2pixel(
         float32 ``(H, W, C)`` in [0, 1].
     """
     if views not in (1, 8):
-        raise ValueError(f"views must be 1 or 8, got {views}")
-    if bank < 2:
-        raise ValueError(f"bank must hold at least 2 pixels to draw pairs from, got {bank}")
+        raise InputError(f"pixel2pixel: views must be 1 or 8, got {views}")
     if window % 2 == 0 or patch % 2 == 0:
-        raise ValueError(f"window and patch must be odd, got {window} and {patch}")
+        raise InputError(f"pixel2pixel: window and patch must be odd, got {window} and {patch}")
+    if bank < 2:
+        raise InputError(f"pixel2pixel: bank must hold at least 2 pixels to draw pairs from, got {bank}")
+    if bank > window * window:
+        raise InputError(f"pixel2pixel: a {window}×{window} window holds fewer than bank={bank} pixels")
     height, width_px, channels = noisy.shape
     image = to_tensor(noisy, device)
     with torch.no_grad():
