@@ -1,9 +1,12 @@
-"""Pixel2Pixel's levers on validation images (never the test images): one JSON line per run.
+"""Pixel2Pixel's and the zero-shot blend's levers on validation images (never the test images):
+one JSON line per run.
 
-The noisy image is ``benchmark_noise(clean, 25, seed=1)``; PSNR is on the 8-bit output.
+The noisy image is ``benchmark_noise(clean, 25, seed=1)``; σ is estimated from it, as a user's
+run would; PSNR is on the 8-bit output.
 
     python benchmarks/p2p_levers.py ../shared/data/color_train/100075.jpg --iterations 1000 2500
     python benchmarks/p2p_levers.py ../shared/data/misc/snail.jpg --iterations 1000 --window 41
+    python benchmarks/p2p_levers.py ../shared/data/misc/snail.jpg --method zs-blend --iterations 1000
 """
 
 from __future__ import annotations
@@ -16,29 +19,35 @@ import torch
 
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
-from denoisekit.zeroshot.pixel2pixel import pixel2pixel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", help="a clean validation image")
+    parser.add_argument("--method", choices=("pixel2pixel", "zs-blend"), default="pixel2pixel")
     parser.add_argument("--iterations", type=int, nargs="+", default=[1000], help="one run per budget")
     parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--bank", type=int, default=4)
-    parser.add_argument("--window", type=int, default=31)
-    parser.add_argument("--patch", type=int, default=7)
-    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--bank", type=int, default=8, help="pixel2pixel only")
+    parser.add_argument("--similarity", type=float, default=1.0, help="pixel2pixel only; 0: the whole bank")
+    parser.add_argument("--window", type=int, default=31, help="pixel2pixel only")
+    parser.add_argument("--patch", type=int, default=7, help="pixel2pixel only")
+    parser.add_argument("--width", type=int, default=64, help="pixel2pixel only")
+    parser.add_argument("--zs-iterations", type=int, default=1000, help="zs-blend only")
+    parser.add_argument("--weight", type=float, default=0.7, help="zs-blend only: Pixel2Pixel's share")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clean = dk.read_image(args.image)[0]
     noisy = dk.benchmark_noise(clean, 25, seed=1)
-    settings = {k: getattr(args, k) for k in ("crop", "bank", "window", "patch", "width")}
+    if args.method == "pixel2pixel":
+        settings = {k: getattr(args, k) for k in ("crop", "bank", "similarity", "window", "patch", "width")}
+    else:
+        settings = {"crop": args.crop, "zs_iterations": args.zs_iterations, "weight": args.weight}
     for iterations in args.iterations:
         start = time.perf_counter()
-        out = pixel2pixel(noisy, iterations=iterations, **settings)
+        out = dk.denoise(noisy, args.method, iterations=iterations, **settings)
         seconds = time.perf_counter() - start
-        record = {"image": args.image.rsplit("/", 1)[-1], "iterations": iterations, **settings}
+        record = {"image": args.image.rsplit("/", 1)[-1], "method": args.method, "iterations": iterations, **settings}
         record |= {"psnr": round(dk.psnr(clean, quantize_to_bits(out, 8)), 2), "seconds": round(seconds, 1)}
         print(json.dumps(record), flush=True)
 

@@ -1,4 +1,4 @@
-"""Zero-shot benchmark: DIP (oracle best and no-reference pick), ZS-N2N and Pixel2Pixel on single images.
+"""Zero-shot benchmark: DIP (oracle best and no-reference pick), ZS-N2N, Pixel2Pixel and their blend on single images.
 
 Noise follows ``denoisekit bench`` (clipped 8-bit protocol, the same seeds per image), outputs
 are rounded to 8 bits before PSNR. DIP runs in oracle mode: the whole budget with PSNR logged
@@ -47,12 +47,14 @@ def cpu_model() -> str:
 
 def settings(method: str, fields: dict) -> tuple | None:
     """What tells apart two runs of ``method`` besides seed and budget, from a record or the
-    arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank
-    and window."""
+    arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank,
+    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget and weight."""
     if method == "dip" and fields.get("finest") is not None:
         return fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)
     if method == "pixel2pixel":
-        return fields["crop"], fields["bank"], fields["window"]
+        return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0
+    if method == "zs-blend":
+        return fields["crop"], fields["zs_iterations"], fields["weight"]
     return None
 
 
@@ -101,11 +103,16 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
 def run_trained(
     method: str, clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int
 ) -> tuple[dict, np.ndarray]:
-    """One run of a method that trains a fixed number of steps (``zs-n2n``, ``pixel2pixel``)."""
+    """One run of a method that trains a fixed number of steps (``zs-n2n``, ``pixel2pixel``,
+    ``zs-blend``)."""
     start = time.perf_counter()
-    params = {"iterations": budget(method, args), "crop": args.crop, "views": args.zs_views, "seed": seed}
+    params = {"iterations": budget(method, args), "crop": args.crop, "seed": seed}
+    if method == "zs-blend":
+        params |= {"zs_iterations": args.zs_iterations, "weight": args.weight}
+    else:
+        params |= {"views": args.zs_views}
     if method == "pixel2pixel":
-        params |= {"bank": args.bank, "window": args.window}
+        params |= {"bank": args.bank, "window": args.window, "similarity": args.similarity}
     out = denoise(noisy, method, device=args.device, **params)
     seconds = time.perf_counter() - start
     value, structure = _scores(clean, out)
@@ -116,7 +123,8 @@ def run_trained(
 
 def budget(method: str, args: argparse.Namespace) -> int:
     """The iteration budget the arguments give ``method``."""
-    return {"dip": args.dip_iterations, "zs-n2n": args.zs_iterations, "pixel2pixel": args.p2p_iterations}[method]
+    iterations = {"dip": args.dip_iterations, "zs-n2n": args.zs_iterations, "pixel2pixel": args.p2p_iterations}
+    return iterations.get(method, args.p2p_iterations)  # zs-blend: Pixel2Pixel's steps, then ZS-N2N's
 
 
 def summary_table(records: list[dict]) -> str:
@@ -154,7 +162,8 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", required=True, help="clean images")
     parser.add_argument("--dataset", required=True, help="dataset name (part of the noise seed, as in bench)")
     parser.add_argument("--sigma", type=float, default=25.0)
-    parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=["dip", "zs-n2n", "pixel2pixel"])
+    methods = ["dip", "zs-n2n", "pixel2pixel", "zs-blend"]
+    parser.add_argument("--methods", nargs="+", default=["dip", "zs-n2n"], choices=methods)
     parser.add_argument("--repeats", type=int, default=1, help="repetitions (seeds 0, 1, ...) per image and method")
     parser.add_argument("--dip-iterations", type=int, default=1500)
     parser.add_argument("--dip-minutes", type=float, help="DIP wall-time budget per fit")
@@ -169,8 +178,10 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--zs-views", type=int, default=8, help="ZS-N2N, Pixel2Pixel: 1 (sessions 2-4), or 8 views")
     parser.add_argument("--p2p-iterations", type=int, default=3000)
-    parser.add_argument("--bank", type=int, default=4, help="Pixel2Pixel: similar pixels kept per pixel")
+    parser.add_argument("--bank", type=int, default=8, help="Pixel2Pixel: similar pixels kept per pixel")
+    parser.add_argument("--similarity", type=float, default=1.0, help="Pixel2Pixel: 0 draws from the whole bank")
     parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel: search window side")
+    parser.add_argument("--weight", type=float, default=0.7, help="zs-blend: Pixel2Pixel's share")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--figures", action="store_true", help="curves, spectra and crops per image (first seed)")

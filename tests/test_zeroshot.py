@@ -21,7 +21,7 @@ from denoisekit.errors import Cancelled, InputError
 from denoisekit.figures import fourier_spectrum
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
-from denoisekit.zeroshot.pixel2pixel import pixel_bank, pseudo_instances
+from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank, pseudo_instances
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, zs_n2n
@@ -245,18 +245,39 @@ def test_pixel_bank_finds_the_repeated_patch():
     columns = np.sin(np.arange(30) * 2 * np.pi / 6).astype(np.float32)
     image = torch.from_numpy(np.tile(columns, (30, 1)))[None, None]
     image = image + 0.01 * torch.arange(30.0)[:, None]  # rows differ a little: no exact ties
-    bank = pixel_bank(image, bank=3, window=13, patch=3)
-    assert bank.shape == (3, 1, 30, 30)
-    assert torch.equal(bank[0], image[0])  # the pixel itself first
+    bank, distances = pixel_bank(image, bank=3, window=13, patch=3)
+    assert bank.shape == (3, 1, 30, 30) and distances.shape == (3, 30, 30)
+    assert torch.equal(bank[0], image[0]) and (distances[0] == 0).all()  # the pixel itself first
+    assert (distances[1:] >= distances[:-1]).all()
     inner = (slice(None), slice(None), slice(8, 22), slice(8, 22))  # away from the padded border
     assert torch.allclose(bank[1:][inner], image[0].expand(2, 1, 30, 30)[inner], atol=0.03)
 
 
 def test_pseudo_instances_always_differ_in_their_bank_entry():
     bank = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 2, 9, 9)  # entry k holds the value k
-    first, second = pseudo_instances(bank, torch.Generator().manual_seed(0))
+    first, second = pseudo_instances(bank, torch.full((1, 1, 9, 9), 4), torch.Generator().manual_seed(0))
     assert first.shape == second.shape == (1, 2, 9, 9)
     assert (first != second).all() and len(first.unique()) == 4  # all entries drawn
+
+
+def test_pseudo_instances_draw_only_from_each_pixels_first_entries():
+    bank = torch.arange(8.0).view(8, 1, 1, 1).expand(8, 1, 20, 20)
+    sizes = torch.full((1, 1, 20, 20), 8)
+    sizes[..., :10] = 2  # the left half keeps only the pixel and its closest twin
+    first, second = pseudo_instances(bank, sizes, torch.Generator().manual_seed(0))
+    assert (first != second).all()
+    assert set(first[..., :10].unique().tolist()) == {0, 1} and first[..., 10:].max() > 1
+
+
+def test_bank_sizes_keep_entries_within_twice_the_noise_variance():
+    sigma = 25.0
+    level = 2 * (sigma / 255) ** 2  # the mean distance of two noisy shots of one patch
+    distances = torch.tensor([0.0, 0.5, 0.9, 1.1, 3.0]).mul(level).view(5, 1, 1).expand(5, 2, 2).clone()
+    distances[1:, 0, 0] = 5 * level  # no twin at all: the closest one is still kept
+    sizes = bank_sizes(distances, sigma, similarity=1.0)
+    assert sizes.shape == (1, 1, 2, 2)
+    assert sizes[0, 0, 0, 0] == 2 and sizes[0, 0, 1, 1] == 3
+    assert (bank_sizes(distances, sigma, similarity=None) == 5).all()
 
 
 def test_pixel2pixel_improves_psnr():
@@ -308,3 +329,17 @@ def test_cli_rejects_bad_iterations(tmp_path: Path, pair, capsys):
     )
     assert code == 2 and "iterations=0 must be in [1" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_zs_blend_beats_both_of_its_members():
+    clean = smooth_image(48, 48, 3)
+    noisy = dk.add_noise(clean, sigma=25, seed=2)
+    steps = []
+    out = dk.denoise(
+        noisy, "zs-blend", sigma=25, device="cpu", iterations=150, zs_iterations=150, crop=32,
+        progress=lambda step, total, metrics: steps.append((step, total)) is None,
+    )  # fmt: skip
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert steps[0] == (1, 300) and steps[-1] == (300, 300)  # one bar over both trainings
+    alone = [dk.denoise(noisy, m, device="cpu", iterations=150, crop=32) for m in ("pixel2pixel", "zs-n2n")]
+    assert dk.psnr(clean, out) > max(dk.psnr(clean, x) for x in alone) + 0.3  # the two err differently

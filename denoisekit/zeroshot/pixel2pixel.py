@@ -21,12 +21,15 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from denoisekit.errors import InputError
+from denoisekit.estimate import estimate_sigma
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
 from denoisekit.zeroshot.single_image import average_views, train_steps
@@ -36,8 +39,8 @@ from denoisekit.zeroshot.single_image import average_views, train_steps
 OFFSET_CHUNK = 32
 
 
-def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> torch.Tensor:
-    """The ``bank`` most similar pixels of every pixel, the pixel itself first.
+def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``bank`` most similar pixels of every pixel, the pixel itself first, and their distances.
 
     Parameters
     ----------
@@ -53,8 +56,10 @@ def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> to
 
     Returns
     -------
-    Tensor
+    values : Tensor
         ``(bank, C, H, W)``: entry ``k`` holds, at each pixel, its ``k``-th most similar pixel.
+    distances : Tensor
+        ``(bank, H, W)``: their patch distances, ascending (entry 0, the pixel itself, is 0).
     """
     _, channels, height, width = image.shape
     reach, half_patch = window // 2, patch // 2
@@ -74,7 +79,21 @@ def pixel_bank(image: torch.Tensor, *, bank: int, window: int, patch: int) -> to
         all_values = torch.cat([best_values, candidates])
         best_distances, index = all_distances.topk(min(bank, len(all_distances)), dim=0, largest=False)
         best_values = all_values.gather(0, index[:, None].expand(-1, channels, -1, -1))
-    return best_values
+    return best_values, best_distances
+
+
+def bank_sizes(distances: torch.Tensor, sigma: float | None, similarity: float | None) -> torch.Tensor:
+    """How many leading entries of each pixel's bank pseudo instances draw from, ``(1, 1, H, W)``.
+
+    Two noisy shots of one patch differ by ``2σ²`` on average. Entries within ``similarity``
+    times that (``sigma`` on the 0–255 scale) are kept, at least two: flat regions draw from
+    the whole bank, textured ones from their few true twins. ``similarity`` None keeps all.
+    """
+    count, height, width = distances.shape
+    if similarity is None or sigma is None:
+        return torch.full((1, 1, height, width), count, device=distances.device)
+    close = distances <= similarity * 2 * (sigma / 255) ** 2
+    return close.sum(0).clamp(min=2)[None, None]
 
 
 class Pixel2PixelNet(nn.Module):
@@ -97,81 +116,84 @@ class Pixel2PixelNet(nn.Module):
         return self.body(x)
 
 
-def pseudo_instances(bank: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two images drawn from ``bank`` ``(K, C, H, W)``: at each pixel, two different entries."""
-    count, channels, height, width = bank.shape
-    first = torch.randint(0, count, (1, 1, height, width), generator=generator, device=bank.device)
-    # A shift in 1..K-1 (mod K) makes the second entry always differ from the first.
-    shift = torch.randint(1, count, (1, 1, height, width), generator=generator, device=bank.device)
-    second = (first + shift) % count
+def pseudo_instances(
+    bank: torch.Tensor, sizes: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two images drawn from ``bank`` ``(K, C, H, W)``: at each pixel, two different entries among
+    its first ``sizes`` ``(1, 1, H, W)`` (each at least 2)."""
+    channels = bank.shape[1]
+    draw = lambda: torch.rand(sizes.shape, generator=generator, device=bank.device)  # noqa: E731
+    first = (draw() * sizes).long()
+    # A shift in 1..n-1 (mod n) makes the second entry always differ from the first.
+    second = (first + 1 + (draw() * (sizes - 1)).long()) % sizes
     pick = lambda index: bank.gather(0, index.expand(1, channels, -1, -1))  # noqa: E731
     return pick(first), pick(second)
 
 
-def pixel2pixel(
-    noisy: np.ndarray,
+def train_pixel2pixel(
+    image: torch.Tensor,
     *,
+    sigma: float | None = None,
     iterations: int = 3000,
     lr: float = 1e-3,
-    bank: int = 4,
+    bank: int = 8,
+    similarity: float | None = 1.0,
     window: int = 31,
     patch: int = 7,
     width: int = 64,
     crop: int = 0,
-    views: int = 8,
     seed: int = 0,
-    device: str = "cpu",
     progress: Progress | None = None,
-) -> np.ndarray:
-    """Denoise one image with Pixel2Pixel.
+) -> Pixel2PixelNet:
+    """Train Pixel2Pixel's network on one image; it maps the noisy image to its estimate.
 
     Parameters
     ----------
-    noisy : ndarray
-        float32 ``(H, W, C)`` in [0, 1].
+    image : Tensor
+        Noisy ``(1, C, H, W)`` in [0, 1], on the device to train on.
+    sigma : float, optional
+        Noise level on the 0–255 scale, for ``similarity``; estimated from the image if None.
     iterations : int
         Adam steps; the learning rate halves at 50, 67 and 83 % of them, as the original.
     lr : float
         Initial learning rate.
     bank : int
         Most similar pixels kept per pixel (at least 2); the original keeps 4 at σ 25.
+    similarity : float or None
+        Draw only from bank entries within this multiple of ``2σ²`` (see :func:`bank_sizes`);
+        None draws from all ``bank``, as the original.
     window, patch : int
         Sides of the search window and of the compared patches (odd).
     width : int
         Channels of the hidden layers.
     crop : int
         Side of the random crop each step trains on; 0 or at least the image side: the whole image.
-    views : int
-        1, or 8: average the outputs over the image's rotations and flips.
     seed : int
         Seed of the initialisation, the crops and the pseudo instances.
-    device : str
-        Torch device.
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
 
     Returns
     -------
-    ndarray
-        float32 ``(H, W, C)`` in [0, 1].
+    Pixel2PixelNet
     """
-    if views not in (1, 8):
-        raise InputError(f"pixel2pixel: views must be 1 or 8, got {views}")
     if window % 2 == 0 or patch % 2 == 0:
         raise InputError(f"pixel2pixel: window and patch must be odd, got {window} and {patch}")
     if bank < 2:
         raise InputError(f"pixel2pixel: bank must hold at least 2 pixels to draw pairs from, got {bank}")
     if bank > window * window:
         raise InputError(f"pixel2pixel: a {window}×{window} window holds fewer than bank={bank} pixels")
-    height, width_px, channels = noisy.shape
-    image = to_tensor(noisy, device)
+    _, channels, height, width_px = image.shape
+    if similarity is not None and sigma is None:
+        sigma = estimate_sigma(to_image(image))
     with torch.no_grad():
-        pixels = pixel_bank(image, bank=bank, window=window, patch=patch)
-    generator = torch.Generator(device=device).manual_seed(seed)
+        pixels, distances = pixel_bank(image, bank=bank, window=window, patch=patch)
+        sizes = bank_sizes(distances, sigma, similarity)
+    generator = torch.Generator(device=image.device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = Pixel2PixelNet(channels, width).to(device)
+        net = Pixel2PixelNet(channels, width).to(image.device)
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     milestones = [int(iterations * fraction) for fraction in (0.5, 0.67, 0.83)]
@@ -182,9 +204,36 @@ def pixel2pixel(
     def step_loss() -> torch.Tensor:
         top = rng.integers(0, height - crop_h + 1)
         left = rng.integers(0, width_px - crop_w + 1)
-        source, target = pseudo_instances(pixels[:, :, top : top + crop_h, left : left + crop_w], generator)
+        rows, cols = slice(top, top + crop_h), slice(left, left + crop_w)
+        source, target = pseudo_instances(pixels[:, :, rows, cols], sizes[:, :, rows, cols], generator)
         return F.mse_loss(net(source), target)
 
     train_steps(step_loss, optimizer, schedule, iterations, progress)
+    return net
+
+
+def pixel2pixel(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **training: Any) -> np.ndarray:
+    """Denoise one image with Pixel2Pixel.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        float32 ``(H, W, C)`` in [0, 1].
+    views : int
+        1, or 8: average the outputs over the image's rotations and flips.
+    device : str
+        Torch device.
+    **training
+        Keyword arguments of :func:`train_pixel2pixel`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W, C)`` in [0, 1].
+    """
+    if views not in (1, 8):
+        raise InputError(f"pixel2pixel: views must be 1 or 8, got {views}")
+    image = to_tensor(noisy, device)
+    net = train_pixel2pixel(image, **training)
     with torch.no_grad():
         return to_image(net(image) if views == 1 else average_views(net, image))

@@ -21,6 +21,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -78,24 +80,22 @@ def denoise_with(net: nn.Module, image: torch.Tensor, views: int) -> torch.Tenso
     return average_views(lambda view: view - net(view), image)
 
 
-def zs_n2n(
-    noisy: np.ndarray,
+def train_zs_n2n(
+    image: torch.Tensor,
     *,
     iterations: int = 1000,
     lr: float = 1e-3,
     width: int = 48,
     crop: int = 0,
-    views: int = 8,
     seed: int = 0,
-    device: str = "cpu",
     progress: Progress | None = None,
-) -> np.ndarray:
-    """Denoise one image with Zero-Shot Noise2Noise.
+) -> ZSN2NNet:
+    """Train Zero-Shot Noise2Noise's network on one image; it predicts the noise (see :func:`denoise_with`).
 
     Parameters
     ----------
-    noisy : ndarray
-        float32 ``(H, W, C)`` in [0, 1], at least 2×2.
+    image : Tensor
+        Noisy ``(1, C, H, W)`` in [0, 1], at least 2×2, on the device to train on.
     iterations : int
         Adam steps; the learning rate halves after half of them, as the original.
     lr : float
@@ -104,29 +104,20 @@ def zs_n2n(
         Channels of the hidden layers.
     crop : int
         Side of the random crop each step trains on (even); 0 or at least the image side: the whole image.
-    views : int
-        1, or 8: average the outputs over the image's rotations and flips (+0.01 to +0.18 dB,
-        mean +0.09, on four validation images).
     seed : int
         Seed of the initialisation and of the crops.
-    device : str
-        Torch device.
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
 
     Returns
     -------
-    ndarray
-        float32 ``(H, W, C)`` in [0, 1].
+    ZSN2NNet
     """
-    if views not in (1, 8):
-        raise ValueError(f"views must be 1 or 8, got {views}")
-    height, width_px, channels = noisy.shape
-    image = to_tensor(noisy, device)
+    _, channels, height, width_px = image.shape
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = ZSN2NNet(channels, width).to(device)
+        net = ZSN2NNet(channels, width).to(image.device)
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, iterations // 2), gamma=0.5)
@@ -139,5 +130,32 @@ def zs_n2n(
         return zsn2n_loss(net, image[:, :, top : top + crop_h, left : left + crop_w])
 
     train_steps(step_loss, optimizer, schedule, iterations, progress)
+    return net
+
+
+def zs_n2n(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **training: Any) -> np.ndarray:
+    """Denoise one image with Zero-Shot Noise2Noise.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        float32 ``(H, W, C)`` in [0, 1], at least 2×2.
+    views : int
+        1, or 8: average the outputs over the image's rotations and flips (+0.01 to +0.18 dB,
+        mean +0.09, on four validation images).
+    device : str
+        Torch device.
+    **training
+        Keyword arguments of :func:`train_zs_n2n`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W, C)`` in [0, 1].
+    """
+    if views not in (1, 8):
+        raise ValueError(f"views must be 1 or 8, got {views}")
+    image = to_tensor(noisy, device)
+    net = train_zs_n2n(image, **training)
     with torch.no_grad():
         return to_image(denoise_with(net, image, views))
