@@ -7,6 +7,11 @@ the image, one bank entry drawn at random per pixel, is another noisy shot of th
 and a network trained to map one pseudo instance to another is a Noise2Noise denoiser of this
 one image. It is applied to the noisy image itself.
 
+One departure from the original, chosen on validation images (docs/BENCHMARKS.md): the bank
+keeps 8 pixels, but pairs are drawn only among those whose patches lie within ``2σ²`` of the
+pixel's own, what two noisy shots of one patch differ by (:func:`bank_sizes`). Flat regions
+then draw from many twins, textured ones from their few true ones.
+
 Where Zero-Shot Noise2Noise pairs neighbouring pixels (halving the resolution), the bank pairs
 similar ones at full resolution, so the pairs differ less in their clean values. As in
 :mod:`.zsn2n`, each step may train on a random crop: the loss is a mean of local terms.
@@ -87,7 +92,8 @@ def bank_sizes(distances: torch.Tensor, sigma: float | None, similarity: float |
 
     Two noisy shots of one patch differ by ``2σ²`` on average. Entries within ``similarity``
     times that (``sigma`` on the 0–255 scale) are kept, at least two: flat regions draw from
-    the whole bank, textured ones from their few true twins. ``similarity`` None keeps all.
+    the whole bank, textured ones from their few true twins. ``similarity`` or ``sigma`` None
+    keeps all.
     """
     count, height, width = distances.shape
     if similarity is None or sigma is None:
