@@ -211,6 +211,9 @@ def test_cancellation(pair):
         ("pixel2pixel", {"window": 8}, "odd"),
         ("pixel2pixel", {"bank": 30, "window": 5}, "fewer than bank=30"),
         ("pixel2pixel", {"iterations": 0}, "iterations"),
+        ("pixel2pixel", {"similarity": -1}, "similarity"),
+        ("zs-blend", {"weight": 1.5}, "weight"),
+        ("zs-blend", {"zs_iterations": 0}, "zs_iterations"),
     ],
 )
 def test_bad_parameters(pair, method, params, message):
@@ -341,5 +344,7 @@ def test_zs_blend_beats_both_of_its_members():
     )  # fmt: skip
     assert out.shape == noisy.shape and out.dtype == np.float32
     assert steps[0] == (1, 300) and steps[-1] == (300, 300)  # one bar over both trainings
-    alone = [dk.denoise(noisy, m, device="cpu", iterations=150, crop=32) for m in ("pixel2pixel", "zs-n2n")]
+    alone = [dk.denoise(noisy, m, 25, device="cpu", iterations=150, crop=32) for m in ("pixel2pixel", "zs-n2n")]
     assert dk.psnr(clean, out) > max(dk.psnr(clean, x) for x in alone) + 0.3  # the two err differently
+    with pytest.raises(InputError, match="2×2"):
+        dk.denoise(noisy[:1], "zs-blend", 25, device="cpu", iterations=1, zs_iterations=1)
