@@ -123,8 +123,9 @@ def run_trained(
 
 def budget(method: str, args: argparse.Namespace) -> int:
     """The iteration budget the arguments give ``method``."""
-    iterations = {"dip": args.dip_iterations, "zs-n2n": args.zs_iterations, "pixel2pixel": args.p2p_iterations}
-    return iterations.get(method, args.p2p_iterations)  # zs-blend: Pixel2Pixel's steps, then ZS-N2N's
+    if method == "zs-blend":  # Pixel2Pixel's steps; ZS-N2N's are a setting (see settings())
+        return args.p2p_iterations
+    return {"dip": args.dip_iterations, "zs-n2n": args.zs_iterations, "pixel2pixel": args.p2p_iterations}[method]
 
 
 def summary_table(records: list[dict]) -> str:

@@ -20,12 +20,11 @@ import torch
 from torch import nn
 
 from denoisekit.errors import InputError
-from denoisekit.estimate import estimate_sigma
 from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_image, to_tensor
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.pixel2pixel import pixel2pixel, train_pixel2pixel
-from denoisekit.zeroshot.single_image import average_views
+from denoisekit.zeroshot.single_image import apply_views
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
 from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, train_zs_n2n, zs_n2n
@@ -442,7 +441,7 @@ def zero_shot_blend_method(
     tensor, crop, total = to_tensor(image, device), crop_for(crop, device), iterations + zs_iterations
     p2p = train_pixel2pixel(
         tensor,
-        sigma=estimate_sigma(image) if sigma is None else sigma,
+        sigma=sigma,
         iterations=iterations,
         bank=P2P_BANK,
         similarity=P2P_SIMILARITY,
@@ -454,4 +453,4 @@ def zero_shot_blend_method(
     zs_progress = shifted(progress, iterations, total)
     zs = train_zs_n2n(tensor, iterations=zs_iterations, crop=crop, seed=seed, progress=zs_progress)
     with torch.no_grad():
-        return to_image(weight * average_views(p2p, tensor) + (1 - weight) * denoise_with(zs, tensor, views=8))
+        return to_image(weight * apply_views(p2p, tensor, 8) + (1 - weight) * denoise_with(zs, tensor, views=8))

@@ -37,7 +37,7 @@ from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import average_views, train_steps
+from denoisekit.zeroshot.single_image import apply_views, train_steps
 
 # Offsets whose distances are compared at once: enough to amortise the top-k, few enough that
 # their (offsets, C, H, W) candidates stay a few hundred MB at 512² RGB.
@@ -242,4 +242,4 @@ def pixel2pixel(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **tra
     image = to_tensor(noisy, device)
     net = train_pixel2pixel(image, **training)
     with torch.no_grad():
-        return to_image(net(image) if views == 1 else average_views(net, image))
+        return to_image(apply_views(net, image, views))

@@ -41,3 +41,8 @@ def average_views(denoise: Callable[[torch.Tensor], torch.Tensor], image: torch.
             restored = torch.rot90(denoise(torch.rot90(flipped, k, dims=(2, 3))), -k, dims=(2, 3))
             total += restored.flip(3) if flip else restored
     return total / 8
+
+
+def apply_views(denoise: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, views: int) -> torch.Tensor:
+    """``denoise(image)`` (``views`` 1), or its :func:`average_views` (``views`` 8)."""
+    return denoise(image) if views == 1 else average_views(denoise, image)

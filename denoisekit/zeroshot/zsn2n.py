@@ -28,9 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from denoisekit.errors import InputError
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import average_views, train_steps
+from denoisekit.zeroshot.single_image import apply_views, train_steps
 
 
 class ZSN2NNet(nn.Module):
@@ -75,9 +76,7 @@ def zsn2n_loss(net: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
 def denoise_with(net: nn.Module, image: torch.Tensor, views: int) -> torch.Tensor:
     """The trained network (it predicts the noise) applied once (``views`` 1), or averaged over
     the 8 rotations and flips of the image."""
-    if views == 1:
-        return image - net(image)
-    return average_views(lambda view: view - net(view), image)
+    return apply_views(lambda view: view - net(view), image, views)
 
 
 def train_zs_n2n(
@@ -154,7 +153,7 @@ def zs_n2n(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **training
         float32 ``(H, W, C)`` in [0, 1].
     """
     if views not in (1, 8):
-        raise ValueError(f"views must be 1 or 8, got {views}")
+        raise InputError(f"zs-n2n: views must be 1 or 8, got {views}")
     image = to_tensor(noisy, device)
     net = train_zs_n2n(image, **training)
     with torch.no_grad():
