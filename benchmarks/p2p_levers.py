@@ -1,4 +1,4 @@
-"""Pixel2Pixel's and the zero-shot blend's levers on validation images (never the test images):
+"""Pixel2Pixel's, ZS-N2N's and the zero-shot blend's levers on validation images (never the test images):
 one JSON line per run.
 
 The noisy image is ``benchmark_noise(clean, 25, seed=1)``; σ is estimated from it, as a user's
@@ -19,21 +19,23 @@ import torch
 
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
+from denoisekit.zeroshot.methods import BLEND_WEIGHT
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", help="a clean validation image")
-    parser.add_argument("--method", choices=("pixel2pixel", "zs-blend"), default="pixel2pixel")
+    parser.add_argument("--method", choices=("pixel2pixel", "zs-n2n", "zs-blend"), default="pixel2pixel")
     parser.add_argument("--iterations", type=int, nargs="+", default=[1000], help="one run per budget")
-    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--crop", type=int, help="default: the method's (on a CPU, 64 for Pixel2Pixel, 128 for ZS-N2N)")
     parser.add_argument("--bank", type=int, default=8, help="pixel2pixel only")
     parser.add_argument("--similarity", type=float, default=1.0, help="pixel2pixel only; 0: the whole bank")
     parser.add_argument("--window", type=int, default=31, help="pixel2pixel only")
     parser.add_argument("--patch", type=int, default=7, help="pixel2pixel only")
     parser.add_argument("--width", type=int, default=64, help="pixel2pixel only")
     parser.add_argument("--zs-iterations", type=int, default=1000, help="zs-blend only")
-    parser.add_argument("--weight", type=float, default=0.7, help="zs-blend only: Pixel2Pixel's share")
+    parser.add_argument("--weight", type=float, default=BLEND_WEIGHT, help="zs-blend only: Pixel2Pixel's share")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -41,8 +43,11 @@ def main() -> None:
     noisy = dk.benchmark_noise(clean, 25, seed=1)
     if args.method == "pixel2pixel":
         settings = {k: getattr(args, k) for k in ("crop", "bank", "similarity", "window", "patch", "width")}
+    elif args.method == "zs-n2n":
+        settings = {"crop": args.crop}
     else:
         settings = {"crop": args.crop, "zs_iterations": args.zs_iterations, "weight": args.weight}
+    settings["precision"] = args.precision
     for iterations in args.iterations:
         start = time.perf_counter()
         out = dk.denoise(noisy, args.method, iterations=iterations, **settings)

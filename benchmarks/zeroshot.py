@@ -32,6 +32,8 @@ from denoisekit.figures import zero_shot_figures
 from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import benchmark_noise, quantize_to_bits
 from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.methods import BLEND_WEIGHT
+from denoisekit.zeroshot.single_image import PRECISIONS, use_bfloat16
 
 
 def cpu_model() -> str:
@@ -48,14 +50,16 @@ def cpu_model() -> str:
 def settings(method: str, fields: dict) -> tuple | None:
     """What tells apart two runs of ``method`` besides seed and budget, from a record or the
     arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank,
-    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget and weight."""
-    if method == "dip" and fields.get("finest") is not None:
-        return fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)
+    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget and weight,
+    and the trained methods' arithmetic (older records: float32)."""
+    if method == "dip":
+        return (fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)) if fields.get("finest") else None
+    precision = fields.get("precision", "float32")
     if method == "pixel2pixel":
-        return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0
+        return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0, precision
     if method == "zs-blend":
-        return fields["crop"], fields["zs_iterations"], fields["weight"]
-    return None
+        return fields["crop"], fields["zs_iterations"], fields["weight"], precision
+    return fields.get("crop"), precision
 
 
 def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
@@ -106,7 +110,7 @@ def run_trained(
     """One run of a method that trains a fixed number of steps (``zs-n2n``, ``pixel2pixel``,
     ``zs-blend``)."""
     start = time.perf_counter()
-    params = {"iterations": budget(method, args), "crop": args.crop, "seed": seed}
+    params = {"iterations": budget(method, args), "crop": args.crop, "precision": args.precision, "seed": seed}
     if method == "zs-blend":
         params |= {"zs_iterations": args.zs_iterations, "weight": args.weight}
     else:
@@ -176,18 +180,20 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=300)
     parser.add_argument("--stop", help="DIP's no-reference rule (default: the method's)")
     parser.add_argument("--zs-iterations", type=int, default=2000)
-    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--crop", type=int, help="training crop side (default: each method's, on a CPU 64 or 128)")
     parser.add_argument("--zs-views", type=int, default=8, help="ZS-N2N, Pixel2Pixel: 1 (sessions 2-4), or 8 views")
     parser.add_argument("--p2p-iterations", type=int, default=3000)
     parser.add_argument("--bank", type=int, default=8, help="Pixel2Pixel: similar pixels kept per pixel")
     parser.add_argument("--similarity", type=float, default=1.0, help="Pixel2Pixel: 0 draws from the whole bank")
     parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel: search window side")
-    parser.add_argument("--weight", type=float, default=0.7, help="zs-blend: Pixel2Pixel's share")
+    parser.add_argument("--weight", type=float, default=BLEND_WEIGHT, help="zs-blend: Pixel2Pixel's share")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="ZS-N2N, Pixel2Pixel, zs-blend")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--figures", action="store_true", help="curves, spectra and crops per image (first seed)")
     parser.add_argument("--out", default="benchmarks/results/zeroshot")
     args = parser.parse_args()
+    args.precision = "bfloat16" if use_bfloat16(args.precision, args.device) else "float32"  # as recorded
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -24,7 +24,7 @@ from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_image, to_tensor
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.pixel2pixel import pixel2pixel, train_pixel2pixel
-from denoisekit.zeroshot.single_image import apply_views
+from denoisekit.zeroshot.single_image import PRECISIONS, apply_views
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
 from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, train_zs_n2n, zs_n2n
@@ -39,17 +39,21 @@ DIP_ITERATIONS = 1500
 # ZS-N2N on validation crops: 1,000 steps on 128² crops matched 2,000 (29.52 / 29.51 dB) and came
 # within 0.2 dB of 2,000 whole-image steps (29.69 dB) at a quarter of the time.
 ZS_ITERATIONS = 1000
-CPU_CROP = 128
-# Pixel2Pixel on validation images: 2,500 steps beat 1,000 by 0.26 dB; window 31 beat 21 (the
-# original searches 40×40; its cost grows with the window's area).
-P2P_ITERATIONS = 3000
+ZS_CPU_CROP = 128
+# Pixel2Pixel on validation images (docs/BENCHMARKS.md): window 31 beat 21 (the original searches
+# 40×40; its cost grows with the window's area). Smaller crops buy more steps in the same time: at
+# equal time, 64² crops beat 96² (+0.13 dB mean) and 96² beat 128² (+0.31 dB). At 64², 7,000 steps
+# are about where it stops gaining: 14,000 moved four images by −0.42 to +0.25 dB (mean −0.04).
+P2P_ITERATIONS = 7000
 P2P_WINDOW = 31
+P2P_CPU_CROP = 64
 # A bank of 8 drawn from whole lost 0.36 dB to 4 on a textured validation image; drawn only from
 # entries within 2σ² (similarity 1), it gained 0.38 dB on the smoothest and −0.04 to +0.10 on the others.
 P2P_BANK = 8
 P2P_SIMILARITY = 1.0
-# Pixel2Pixel's share in zs-blend: the best on four validation images were 0.55–0.8; 0.7 the best overall.
-BLEND_WEIGHT = 0.7
+# Pixel2Pixel's share in zs-blend. With 7,000 steps on 64² crops the best weights on four
+# validation images were 0.7–0.9, and 0.8–0.85 the best overall (0.7 with 1,000 steps on 128²).
+BLEND_WEIGHT = 0.8
 
 #: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
 DIP_PARAMS = (
@@ -244,21 +248,24 @@ def fit_dip_method(
     return out
 
 
-CROP_PARAM = Param(
-    "crop",
-    int,
-    None,
-    f"side of the random crop each step trains on; 0: the whole image (default: 0 on GPU, {CPU_CROP} on CPU)",
-    0,
-    65_536,
+def crop_param(cpu_default: str) -> Param:
+    """The ``crop`` parameter; ``cpu_default`` says its default on a CPU (on a GPU: 0)."""
+    text = f"side of the random crop each step trains on; 0: the whole image (default: 0 on GPU, {cpu_default} on CPU)"
+    return Param("crop", int, None, text, 0, 65_536)
+
+
+def crop_for(crop: int | None, device: str, cpu_default: int) -> int:
+    """The crop side as asked, else the default: ``cpu_default`` on a CPU, the whole image on a GPU."""
+    return (cpu_default if device == "cpu" else 0) if crop is None else crop
+
+
+PRECISION_PARAM = Param(
+    "precision",
+    str,
+    "auto",
+    "arithmetic of the training steps; auto: bfloat16 where the device has it natively (about twice as fast)",
+    choices=PRECISIONS,
 )
-
-
-def crop_for(crop: int | None, device: str) -> int:
-    """The crop side as asked, else the default: :data:`CPU_CROP` on a CPU, the whole image on a GPU."""
-    return (CPU_CROP if device == "cpu" else 0) if crop is None else crop
-
-
 VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8))
 
 
@@ -270,8 +277,9 @@ VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotation
         Param("iterations", int, ZS_ITERATIONS, "Adam steps (the learning rate halves after half of them)", 1, 100_000),
         Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
         Param("width", int, 48, "channels of the two hidden layers", 1, 512),
-        CROP_PARAM,
+        crop_param(str(ZS_CPU_CROP)),
         VIEWS_PARAM,
+        PRECISION_PARAM,
         Param("seed", int, 0, "seed of the initialisation and the crops", 0, 2**31 - 1),
     ),
     uses_sigma=False,
@@ -289,6 +297,7 @@ def zs_n2n_method(
     width: int = 48,
     crop: int | None = None,
     views: int = 8,
+    precision: str = "auto",
     seed: int = 0,
 ) -> np.ndarray:
     """Zero-Shot Noise2Noise (see :mod:`denoisekit.zeroshot.zsn2n`); ``sigma`` is not used.
@@ -307,8 +316,9 @@ def zs_n2n_method(
         iterations=iterations,
         lr=lr,
         width=width,
-        crop=crop_for(crop, device),
+        crop=crop_for(crop, device, ZS_CPU_CROP),
         views=views,
+        precision=precision,
         seed=seed,
         device=device,
         progress=progress,
@@ -331,8 +341,9 @@ P2P_PARAMS = (
     Param("window", int, P2P_WINDOW, "side of the search window (odd)", 3, 101),
     Param("patch", int, 7, "side of the patches compared (odd)", 1, 31),
     Param("width", int, 64, "channels of the hidden layers", 1, 512),
-    CROP_PARAM,
+    crop_param(str(P2P_CPU_CROP)),
     VIEWS_PARAM,
+    PRECISION_PARAM,
     Param("seed", int, 0, "seed of the initialisation, the crops and the pseudo instances", 0, 2**31 - 1),
 )
 
@@ -360,6 +371,7 @@ def pixel2pixel_method(
     width: int = 64,
     crop: int | None = None,
     views: int = 8,
+    precision: str = "auto",
     seed: int = 0,
 ) -> np.ndarray:
     """Pixel2Pixel (see :mod:`denoisekit.zeroshot.pixel2pixel`); ``sigma`` (0–255) sets which
@@ -382,8 +394,9 @@ def pixel2pixel_method(
         window=window,
         patch=patch,
         width=width,
-        crop=crop_for(crop, device),
+        crop=crop_for(crop, device, P2P_CPU_CROP),
         views=views,
+        precision=precision,
         seed=seed,
         device=device,
         progress=progress,
@@ -405,7 +418,8 @@ def shifted(progress: Progress | None, offset: int, total: int) -> Progress | No
         Param("iterations", int, P2P_ITERATIONS, "Pixel2Pixel's Adam steps", 1, 100_000),
         Param("zs_iterations", int, ZS_ITERATIONS, "ZS-N2N's Adam steps", 1, 100_000),
         Param("weight", float, BLEND_WEIGHT, "Pixel2Pixel's share of the blend (ZS-N2N's: the rest)", 0.0, 1.0),
-        CROP_PARAM,
+        crop_param(f"{P2P_CPU_CROP} for Pixel2Pixel, {ZS_CPU_CROP} for ZS-N2N"),
+        PRECISION_PARAM,
         Param("seed", int, 0, "seed of both networks, their crops and their pairs", 0, 2**31 - 1),
     ),
     uses_device=True,
@@ -421,6 +435,7 @@ def zero_shot_blend_method(
     zs_iterations: int = ZS_ITERATIONS,
     weight: float = BLEND_WEIGHT,
     crop: int | None = None,
+    precision: str = "auto",
     seed: int = 0,
 ) -> np.ndarray:
     """Pixel2Pixel and Zero-Shot Noise2Noise, each with its defaults and 8 views, blended.
@@ -438,7 +453,7 @@ def zero_shot_blend_method(
     """
     if min(image.shape[:2]) < 2:
         raise InputError(f"zs-blend needs an image of at least 2×2 pixels, got {image.shape[:2]}")
-    tensor, crop, total = to_tensor(image, device), crop_for(crop, device), iterations + zs_iterations
+    tensor, total = to_tensor(image, device), iterations + zs_iterations
     p2p = train_pixel2pixel(
         tensor,
         sigma=sigma,
@@ -446,11 +461,19 @@ def zero_shot_blend_method(
         bank=P2P_BANK,
         similarity=P2P_SIMILARITY,
         window=P2P_WINDOW,
-        crop=crop,
+        crop=crop_for(crop, device, P2P_CPU_CROP),
         seed=seed,
+        precision=precision,
         progress=shifted(progress, 0, total),
     )
     zs_progress = shifted(progress, iterations, total)
-    zs = train_zs_n2n(tensor, iterations=zs_iterations, crop=crop, seed=seed, progress=zs_progress)
+    zs = train_zs_n2n(
+        tensor,
+        iterations=zs_iterations,
+        crop=crop_for(crop, device, ZS_CPU_CROP),
+        seed=seed,
+        precision=precision,
+        progress=zs_progress,
+    )
     with torch.no_grad():
         return to_image(weight * apply_views(p2p, tensor, 8) + (1 - weight) * denoise_with(zs, tensor, views=8))

@@ -37,7 +37,7 @@ from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import apply_views, train_steps
+from denoisekit.zeroshot.single_image import apply_views, train_steps, use_bfloat16
 
 # Offsets whose distances are compared at once: enough to amortise the top-k, few enough that
 # their (offsets, C, H, W) candidates stay a few hundred MB at 512² RGB.
@@ -149,6 +149,7 @@ def train_pixel2pixel(
     width: int = 64,
     crop: int = 0,
     seed: int = 0,
+    precision: str = "auto",
     progress: Progress | None = None,
 ) -> Pixel2PixelNet:
     """Train Pixel2Pixel's network on one image; it maps the noisy image to its estimate.
@@ -176,6 +177,9 @@ def train_pixel2pixel(
         Side of the random crop each step trains on; 0 or at least the image side: the whole image.
     seed : int
         Seed of the initialisation, the crops and the pseudo instances.
+    precision : str
+        ``"auto"``, ``"float32"`` or ``"bfloat16"``: the arithmetic of the training steps (see
+        :func:`~denoisekit.zeroshot.single_image.use_bfloat16`).
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
@@ -214,7 +218,7 @@ def train_pixel2pixel(
         source, target = pseudo_instances(pixels[:, :, rows, cols], sizes[:, :, rows, cols], generator)
         return F.mse_loss(net(source), target)
 
-    train_steps(step_loss, optimizer, schedule, iterations, progress)
+    train_steps(step_loss, optimizer, schedule, iterations, progress, use_bfloat16(precision, image.device))
     return net
 
 

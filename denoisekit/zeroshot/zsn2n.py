@@ -31,7 +31,7 @@ from torch import nn
 from denoisekit.errors import InputError
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import apply_views, train_steps
+from denoisekit.zeroshot.single_image import apply_views, train_steps, use_bfloat16
 
 
 class ZSN2NNet(nn.Module):
@@ -87,6 +87,7 @@ def train_zs_n2n(
     width: int = 48,
     crop: int = 0,
     seed: int = 0,
+    precision: str = "auto",
     progress: Progress | None = None,
 ) -> ZSN2NNet:
     """Train Zero-Shot Noise2Noise's network on one image; it predicts the noise (see :func:`denoise_with`).
@@ -105,6 +106,9 @@ def train_zs_n2n(
         Side of the random crop each step trains on (even); 0 or at least the image side: the whole image.
     seed : int
         Seed of the initialisation and of the crops.
+    precision : str
+        ``"auto"``, ``"float32"`` or ``"bfloat16"``: the arithmetic of the training steps (see
+        :func:`~denoisekit.zeroshot.single_image.use_bfloat16`).
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
@@ -128,7 +132,7 @@ def train_zs_n2n(
         left = 2 * rng.integers(0, (width_px - crop_w) // 2 + 1)
         return zsn2n_loss(net, image[:, :, top : top + crop_h, left : left + crop_w])
 
-    train_steps(step_loss, optimizer, schedule, iterations, progress)
+    train_steps(step_loss, optimizer, schedule, iterations, progress, use_bfloat16(precision, image.device))
     return net
 
 
