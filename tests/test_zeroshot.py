@@ -22,7 +22,7 @@ from denoisekit.figures import fourier_spectrum
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank, pseudo_instances
-from denoisekit.zeroshot.single_image import use_bfloat16
+from denoisekit.zeroshot.single_image import train_steps, use_bfloat16
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, zs_n2n
@@ -309,6 +309,26 @@ def test_bfloat16_training_learns_as_well_as_float32():
     assert use_bfloat16("auto", "cpu") == torch.ops.mkldnn._is_mkldnn_bf16_supported()
     with pytest.raises(InputError, match="precision"):
         use_bfloat16("half", "cpu")
+
+
+def test_divergence_guard_undoes_a_jump_of_the_loss():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 1)
+    x = torch.randn(64, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10_000)
+    losses = []
+
+    def step_loss() -> torch.Tensor:
+        if len(losses) == 599:  # a blow-up Adam alone would take thousands of steps to undo
+            with torch.no_grad():
+                net.weight.mul_(1000)
+        return torch.nn.functional.mse_loss(net(x), y)
+
+    train_steps(step_loss, optimizer, schedule, 1200, lambda step, total, m: losses.append(m["loss"]) is None)
+    assert min(losses[599:850]) > 1e4 * losses[598]  # the jump happened and lasted (a spike may pass)...
+    assert max(losses[1000:]) < 1e-2 and losses[-1] < 1e-4  # ...then it was undone
 
 
 def test_fourier_spectrum_separates_noise_from_structure(pair):
