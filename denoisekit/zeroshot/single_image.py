@@ -40,7 +40,6 @@ class DivergenceGuard:
         self.average, self.count = 0.0, 0  # the loss's moving average, before bias correction
         self.kept: dict | None = None
         self.spiking_since: int | None = None  # the step the smoothed loss went above the limit
-        self.restores = 0
 
     def smoothed(self) -> float:
         return self.average / (1 - GUARD_SMOOTHING**self.count)
@@ -59,7 +58,6 @@ class DivergenceGuard:
                 self.optimizer.state[param] = copy_state(state)
             self.average, self.count = self.kept["average"], self.kept["count"]
             self.spiking_since = None
-            self.restores += 1
         elif (
             not spiking
             and step % GUARD_EVERY == 0
@@ -84,7 +82,7 @@ def use_bfloat16(precision: str, device: torch.device | str) -> bool:
         return precision == "bfloat16"
     if torch.device(device).type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()  # torch's own check; no public one on CPU
 
 
 def train_steps(
@@ -109,8 +107,9 @@ def train_steps(
         loss.backward()
         optimizer.step()
         schedule.step()
-        guard.update(step, loss.item())
-        if progress is not None and progress(step, iterations, {"loss": loss.item()}) is False:
+        value = loss.item()
+        guard.update(step, value)
+        if progress is not None and progress(step, iterations, {"loss": value}) is False:
             raise Cancelled("zero-shot fit cancelled")
 
 
