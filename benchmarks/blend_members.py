@@ -19,6 +19,7 @@ import torch
 
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
+from denoisekit.zeroshot.single_image import PRECISIONS
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=64, help="Pixel2Pixel's crop (ZS-N2N: 128)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="Pixel2Pixel's seeds")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0])
-    parser.add_argument("--precision", default="bfloat16")
+    parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
