@@ -27,15 +27,17 @@ def main() -> None:
     parser.add_argument("image", help="a clean validation image")
     parser.add_argument("--iterations", type=int, default=7000, help="Pixel2Pixel's steps")
     parser.add_argument("--crop", type=int, default=64, help="Pixel2Pixel's crop (ZS-N2N: 128)")
+    parser.add_argument("--width", type=int, default=64, help="Pixel2Pixel's hidden channels")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="Pixel2Pixel's seeds")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0])
     parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--save", type=Path, help="folder to keep the members' outputs in, as IMAGE_MEMBER.npy")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clean = dk.read_image(args.image)[0]
     noisy = dk.benchmark_noise(clean, 25, seed=1)
-    p2p = {"crop": args.crop, "iterations": args.iterations}
+    p2p = {"crop": args.crop, "iterations": args.iterations, "width": args.width}
     members = {f"p2p_seed{seed}": ("pixel2pixel", {**p2p, "seed": seed}) for seed in args.seeds}
     members["zs"] = ("zs-n2n", {"crop": 128, "iterations": 1000})
     outputs, seconds = {}, {}
@@ -43,11 +45,15 @@ def main() -> None:
         start = time.perf_counter()
         outputs[name] = dk.denoise(noisy, method, precision=args.precision, **params)
         seconds[name] = round(time.perf_counter() - start, 1)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            np.save(args.save / f"{Path(args.image).stem}_{name}.npy", outputs[name])
 
     def score(image: np.ndarray) -> float:
         return round(dk.psnr(clean, quantize_to_bits(image, 8)), 2)
 
-    record = {"image": Path(args.image).name, "iterations": args.iterations, "crop": args.crop, "seconds": seconds}
+    record = {"image": Path(args.image).name, "iterations": args.iterations, "crop": args.crop, "width": args.width}
+    record["seconds"] = seconds
     record |= {name: score(out) for name, out in outputs.items()}
     for count in range(1, len(args.seeds) + 1):  # the first `count` seeds averaged, alone and blended
         average = np.mean([outputs[f"p2p_seed{seed}"] for seed in args.seeds[:count]], axis=0)

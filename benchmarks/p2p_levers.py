@@ -19,7 +19,6 @@ import torch
 
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
-from denoisekit.zeroshot.methods import BLEND_WEIGHT
 from denoisekit.zeroshot.single_image import PRECISIONS
 
 
@@ -35,7 +34,7 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=7, help="pixel2pixel only")
     parser.add_argument("--width", type=int, default=64, help="pixel2pixel only")
     parser.add_argument("--zs-iterations", type=int, default=1000, help="zs-blend only")
-    parser.add_argument("--weight", type=float, default=BLEND_WEIGHT, help="zs-blend only: Pixel2Pixel's share")
+    parser.add_argument("--weight", type=float, help="zs-blend only: Pixel2Pixel's share (default: per pixel)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

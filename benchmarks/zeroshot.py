@@ -32,7 +32,6 @@ from denoisekit.figures import zero_shot_figures
 from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import benchmark_noise, quantize_to_bits
 from denoisekit.zeroshot.history import RunHistory
-from denoisekit.zeroshot.methods import BLEND_WEIGHT
 from denoisekit.zeroshot.single_image import PRECISIONS, use_bfloat16
 
 
@@ -186,7 +185,7 @@ def main() -> None:
     parser.add_argument("--bank", type=int, default=8, help="Pixel2Pixel: similar pixels kept per pixel")
     parser.add_argument("--similarity", type=float, default=1.0, help="Pixel2Pixel: 0 draws from the whole bank")
     parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel: search window side")
-    parser.add_argument("--weight", type=float, default=BLEND_WEIGHT, help="zs-blend: Pixel2Pixel's share")
+    parser.add_argument("--weight", type=float, help="zs-blend: Pixel2Pixel's share (default: per pixel)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="ZS-N2N, Pixel2Pixel, zs-blend")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")

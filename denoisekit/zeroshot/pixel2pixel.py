@@ -151,7 +151,7 @@ def train_pixel2pixel(
     seed: int = 0,
     precision: str = "auto",
     progress: Progress | None = None,
-) -> Pixel2PixelNet:
+) -> tuple[Pixel2PixelNet, torch.Tensor]:
     """Train Pixel2Pixel's network on one image; it maps the noisy image to its estimate.
 
     Parameters
@@ -186,7 +186,10 @@ def train_pixel2pixel(
 
     Returns
     -------
-    Pixel2PixelNet
+    net : Pixel2PixelNet
+    twins : Tensor
+        ``(1, 1, H, W)``: how many bank entries each pixel's pairs were drawn from, itself and its
+        twins, at least 2 (see :func:`bank_sizes`).
     """
     if window % 2 == 0 or patch % 2 == 0:
         raise InputError(f"pixel2pixel: window and patch must be odd, got {window} and {patch}")
@@ -219,7 +222,7 @@ def train_pixel2pixel(
         return F.mse_loss(net(source), target)
 
     train_steps(step_loss, optimizer, schedule, iterations, progress, use_bfloat16(precision, image.device))
-    return net
+    return net, sizes
 
 
 def pixel2pixel(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **training: Any) -> np.ndarray:
@@ -244,6 +247,6 @@ def pixel2pixel(noisy: np.ndarray, *, views: int = 8, device: str = "cpu", **tra
     if views not in (1, 8):
         raise InputError(f"pixel2pixel: views must be 1 or 8, got {views}")
     image = to_tensor(noisy, device)
-    net = train_pixel2pixel(image, **training)
+    net, _ = train_pixel2pixel(image, **training)
     with torch.no_grad():
         return to_image(apply_views(net, image, views))

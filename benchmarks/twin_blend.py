@@ -1,0 +1,73 @@
+"""zs-blend's per-pixel weight from the twin count, scored on saved members of validation images
+(never test images): one JSON line per image, then the mean of each rule over the images.
+
+The members come from ``blend_members.py IMAGE --seeds 0 --save DIR`` (Pixel2Pixel seed 0 and
+ZS-N2N at their defaults on ``benchmark_noise(clean, 25, seed=1)``). The twin counts are
+recomputed from the same noisy image, σ estimated, as ``zs-blend`` does. Rule ``twinsM_rR``:
+Pixel2Pixel's share is ``M × (twins − 2) / (bank − 2)``, box-averaged over ``(2R + 1)²``
+pixels (:func:`~denoisekit.zeroshot.methods.twin_weights`).
+
+    python benchmarks/twin_blend.py DIR ../shared/data/color_train/106025.jpg ../shared/data/misc/snail.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import denoisekit as dk
+from denoisekit.estimate import estimate_sigma
+from denoisekit.noise import quantize_to_bits
+from denoisekit.zeroshot.dip import to_tensor
+from denoisekit.zeroshot.methods import P2P_BANK, P2P_SIMILARITY, P2P_WINDOW, twin_weights
+from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank
+
+
+def blend_scores(
+    clean: np.ndarray, p2p: torch.Tensor, zs: torch.Tensor, twins: torch.Tensor, args: argparse.Namespace
+) -> dict:
+    """PSNR of the members, the global weight 0.8 and each twin rule."""
+
+    def score(share: torch.Tensor | float) -> float:
+        share = share[0, 0, ..., None] if isinstance(share, torch.Tensor) else share
+        return round(dk.psnr(clean, quantize_to_bits((share * p2p + (1 - share) * zs).numpy(), 8)), 2)
+
+    scores = {"p2p": score(1.0), "zs": score(0.0), "global0.8": score(0.8)}
+    for maximum in args.maxima:
+        for radius in args.radii:
+            share = twin_weights(twins, P2P_BANK, maximum=maximum, radius=radius)
+            scores[f"twins{maximum}_r{radius}"] = score(share)
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("members", type=Path, help="the folder blend_members.py --save wrote")
+    parser.add_argument("images", nargs="+", help="the clean validation images")
+    parser.add_argument("--maxima", type=float, nargs="+", default=[0.8, 0.9, 0.95, 1.0])
+    parser.add_argument("--radii", type=int, nargs="+", default=[0, 2, 5, 10])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    records = []
+    for path in args.images:
+        clean = dk.read_image(path)[0]
+        noisy = dk.benchmark_noise(clean, 25, seed=1)
+        stem = Path(path).stem
+        p2p, zs = (torch.from_numpy(np.load(args.members / f"{stem}_{m}.npy")) for m in ("p2p_seed0", "zs"))
+        _, distances = pixel_bank(to_tensor(noisy, "cpu"), bank=P2P_BANK, window=P2P_WINDOW, patch=7)
+        twins = bank_sizes(distances, estimate_sigma(noisy), P2P_SIMILARITY)
+        record = {"image": Path(path).name, "mean_twins": round(twins.float().mean().item(), 2)}
+        record |= blend_scores(clean, p2p, zs, twins, args)
+        print(json.dumps(record), flush=True)
+        records.append(record)
+    rules = [key for key in records[0] if key not in ("image", "mean_twins")]
+    print(json.dumps({"mean": {rule: round(float(np.mean([r[rule] for r in records])), 3) for rule in rules}}))
+
+
+if __name__ == "__main__":
+    main()
