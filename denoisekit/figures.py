@@ -152,7 +152,7 @@ def zero_shot_figures(
 
     ``{stem}_spectra.png``: spectra of noisy / output (/ clean). ``{stem}_images.png``: centre
     crops, one image pixel per figure pixel, of noisy, the output, each repetition's last (and,
-    with a reference, best) output, and the clean image. ``{stem}_curve.png`` (one per
+    with a reference, best) output, the history's other panels, and the clean image. ``{stem}_curve.png`` (one per
     repetition, ``_curve2`` …): :func:`fit_curve_figure`, when the method recorded a history.
     """
     folder = Path(folder)
@@ -167,6 +167,7 @@ def zero_shot_figures(
         panels.append((f"last{tag} ({fit.iterations})", fit.images["last"]))
         suffix = str(i + 1) if i else ""
         paths.append(fit_curve_figure(fit, folder / f"{stem}_curve{suffix}.png"))
+    panels += list(history.panels.items()) if history else []
     if reference is not None:
         panels.append(("clean", reference))
     paths.append(side_by_side([(t, centre_crop(p, crop)) for t, p in panels], folder / f"{stem}_images.png"))

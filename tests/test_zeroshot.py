@@ -18,7 +18,7 @@ import denoisekit as dk
 from denoisekit import io
 from denoisekit.cli import main
 from denoisekit.errors import Cancelled, InputError
-from denoisekit.figures import fourier_spectrum
+from denoisekit.figures import fourier_spectrum, zero_shot_figures
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.methods import TWIN_WEIGHT, twin_weights
@@ -300,6 +300,26 @@ def test_textured_pixels_have_fewer_twins_and_lean_on_zs_n2n():
     assert share[..., 4:12].mean() > 0.8 * TWIN_WEIGHT and share[..., 28:].mean() < 0.3 * TWIN_WEIGHT
     full = twin_weights(torch.full((1, 1, 9, 9), 8), bank=8)
     assert torch.allclose(full, torch.full_like(full, TWIN_WEIGHT))  # the border is padded, not zero
+
+
+def test_zs_blend_reports_its_members_and_share(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = np.full((40, 40, 3), 0.5, np.float32)
+    clean[:, 20:] = rng.random((40, 20, 3), dtype=np.float32)
+    noisy = dk.add_noise(clean, sigma=25, seed=1)
+    history = RunHistory()
+    out = dk.denoise(noisy, "zs-blend", 25, iterations=20, zs_iterations=20, reference=clean, history=history)
+    assert set(history.panels) == {"Pixel2Pixel", "ZS-N2N", "Pixel2Pixel's share"}
+    share = history.panels["Pixel2Pixel's share"]
+    assert share.shape == (40, 40, 1) and share[:, :12].mean() > 0.7 and share[:, 28:].max() < 0.1
+    members = history.panels["Pixel2Pixel"], history.panels["ZS-N2N"]
+    assert np.allclose(out, share * members[0] + (1 - share) * members[1], atol=1e-5)
+    assert f"Pixel2Pixel {dk.psnr(clean, members[0]):.2f} dB" in history.summary()
+    figures = zero_shot_figures(tmp_path, "blend", noisy, out, clean, history)
+    assert [path.name for path in figures] == ["blend_spectra.png", "blend_images.png"]
+    plain = zero_shot_figures(tmp_path / "plain", "blend", noisy, out, clean)
+    heights = [io.read_image(paths[1])[0].shape[0] for paths in (figures, plain)]
+    assert heights[0] > 1.5 * heights[1]  # a second row of panels: the members and the share
 
 
 def test_pixel2pixel_improves_psnr():

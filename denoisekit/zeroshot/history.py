@@ -103,7 +103,12 @@ class RunHistory:
     fits: list[FitHistory] = field(default_factory=list)
     #: The image the method returned (the mean of the repetitions' picks when there are several).
     output: np.ndarray | None = None
+    #: More ``(H, W, C)`` images for the figures, by title: a blend's members and weights.
+    panels: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Summary lines of methods that keep no per-iteration record (``zs-blend``).
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line per repetition."""
-        return "\n".join(f"repetition {i + 1}: {fit.summary()}" for i, fit in enumerate(self.fits))
+        """One line per repetition, then the notes."""
+        lines = [f"repetition {i + 1}: {fit.summary()}" for i, fit in enumerate(self.fits)]
+        return "\n".join(lines + self.notes)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisekit.errors import InputError
+from denoisekit.metrics import psnr
 from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_image, to_tensor
 from denoisekit.zeroshot.history import RunHistory
@@ -447,6 +448,7 @@ def shifted(progress: Progress | None, offset: int, total: int) -> Progress | No
         Param("seed", int, 0, "seed of both networks, their crops and their pairs", 0, 2**31 - 1),
     ),
     uses_device=True,
+    uses_reference=True,
     bytes_per_pixel=2048,
 )
 def zero_shot_blend_method(
@@ -461,6 +463,8 @@ def zero_shot_blend_method(
     crop: int | None = None,
     precision: str = "auto",
     seed: int = 0,
+    reference: np.ndarray | None = None,
+    history: RunHistory | None = None,
 ) -> np.ndarray:
     """Pixel2Pixel and Zero-Shot Noise2Noise, each with its defaults and 8 views, blended.
 
@@ -468,7 +472,8 @@ def zero_shot_blend_method(
     each 2×2 block), so their errors differ and a blend beats either (docs/BENCHMARKS.md,
     "Zero-shot"). Pixel2Pixel weighs most where pixels have twins (:func:`twin_weights`), unless
     ``weight`` fixes its share. ``sigma`` (0–255) sets Pixel2Pixel's similar pixels; estimated if
-    None.
+    None. A ``history`` receives both members and the share as panels for the figures, and a
+    note with the mean share (and, with a ``reference``, each member's PSNR).
 
     Examples
     --------
@@ -501,6 +506,17 @@ def zero_shot_blend_method(
         precision=precision,
         progress=zs_progress,
     )
-    share = twin_weights(twins, P2P_BANK) if weight is None else weight
+    share = twin_weights(twins, P2P_BANK) if weight is None else torch.full_like(twins, weight, dtype=torch.float32)
     with torch.no_grad():
-        return to_image(share * apply_views(p2p, tensor, 8) + (1 - share) * denoise_with(zs, tensor, views=8))
+        members = {"Pixel2Pixel": apply_views(p2p, tensor, 8), "ZS-N2N": denoise_with(zs, tensor, views=8)}
+    out = to_image(share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"])
+    if history is not None:
+        history.method, history.output = "zs-blend", out
+        history.panels |= {name: to_image(member) for name, member in members.items()}
+        history.panels["Pixel2Pixel's share"] = to_image(share)
+        note = f"Pixel2Pixel's share of the blend: {share.mean().item():.2f} on average"
+        if reference is not None:
+            scores = {name: psnr(reference, to_image(member)) for name, member in members.items()}
+            note += "; PSNR " + ", ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
+        history.notes.append(note)
+    return out
