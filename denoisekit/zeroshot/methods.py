@@ -439,7 +439,7 @@ def shifted(progress: Progress | None, offset: int, total: int) -> Progress | No
             float,
             None,
             "Pixel2Pixel's share of the blend (ZS-N2N's: the rest); default: per pixel, "
-            f"{TWIN_WEIGHT} times the share of its bank that are twins",
+            f"{TWIN_WEIGHT} × the share of its bank that are twins, averaged over {2 * TWIN_RADIUS + 1}² pixels",
             0.0,
             1.0,
         ),
