@@ -152,8 +152,9 @@ def zero_shot_figures(
 
     ``{stem}_spectra.png``: spectra of noisy / output (/ clean). ``{stem}_images.png``: centre
     crops, one image pixel per figure pixel, of noisy, the output, each repetition's last (and,
-    with a reference, best) output, the history's other panels, and the clean image. ``{stem}_curve.png`` (one per
-    repetition, ``_curve2`` …): :func:`fit_curve_figure`, when the method recorded a history.
+    with a reference, best) output, the history's other panels, and the clean image.
+    ``{stem}_curve.png`` (one per repetition, ``_curve2`` …): :func:`fit_curve_figure`, when the
+    method recorded a history.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
