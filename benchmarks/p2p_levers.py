@@ -19,7 +19,7 @@ import torch
 
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
-from denoisekit.zeroshot.single_image import PRECISIONS
+from denoisekit.precision import PRECISIONS
 
 
 def main() -> None:

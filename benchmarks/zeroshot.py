@@ -31,8 +31,8 @@ from denoisekit.bench import image_seed
 from denoisekit.figures import zero_shot_figures
 from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import benchmark_noise, quantize_to_bits
+from denoisekit.precision import PRECISIONS, use_bfloat16
 from denoisekit.zeroshot.history import RunHistory
-from denoisekit.zeroshot.single_image import PRECISIONS, use_bfloat16
 
 
 def cpu_model() -> str:

@@ -138,3 +138,13 @@ def test_shipped_default_beats_the_noisy_input(channels):
     out = denoise(noisy, device="cpu")  # the default: the shipped network for this channel count
     assert psnr(clean, out) > psnr(clean, noisy) + 6
     assert create_model("unet", pretrained=True, channels=channels).model_name == "unet"
+
+
+def test_networks_run_in_bfloat16_when_asked_at_about_the_same_psnr():
+    clean = smooth_image(96, 96, 3)
+    noisy = add_noise(clean, sigma=25, seed=1)
+    full, half = (denoise(noisy, device="cpu", precision=p) for p in ("float32", "bfloat16"))
+    assert not np.array_equal(full, half)  # the arithmetic really changed
+    assert abs(psnr(clean, full) - psnr(clean, half)) < 0.05
+    with pytest.raises(InputError, match="precision"):
+        denoise(noisy, device="cpu", precision="float16")

@@ -19,11 +19,12 @@ from denoisekit import io
 from denoisekit.cli import main
 from denoisekit.errors import Cancelled, InputError
 from denoisekit.figures import fourier_spectrum, zero_shot_figures
+from denoisekit.precision import use_bfloat16
 from denoisekit.zeroshot.dip import fit
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.methods import TWIN_WEIGHT, twin_weights
 from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank, pseudo_instances
-from denoisekit.zeroshot.single_image import train_steps, use_bfloat16
+from denoisekit.zeroshot.single_image import train_steps
 from denoisekit.zeroshot.skipnet import SkipConfig, build_skip_net
 from denoisekit.zeroshot.stopping import Discrepancy, OraclePSNR, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, zs_n2n

@@ -22,11 +22,12 @@ from torch import nn
 
 from denoisekit.errors import InputError
 from denoisekit.metrics import psnr
+from denoisekit.precision import PRECISION_PARAM
 from denoisekit.registry import Param, Progress, register_method
 from denoisekit.zeroshot.dip import deep_image_prior, to_image, to_tensor
 from denoisekit.zeroshot.history import RunHistory
 from denoisekit.zeroshot.pixel2pixel import pixel2pixel, train_pixel2pixel
-from denoisekit.zeroshot.single_image import PRECISIONS, apply_views
+from denoisekit.zeroshot.single_image import apply_views
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
 from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
 from denoisekit.zeroshot.zsn2n import denoise_with, train_zs_n2n, zs_n2n
@@ -265,13 +266,6 @@ def crop_for(crop: int | None, device: str, cpu_default: int) -> int:
     return (cpu_default if device == "cpu" else 0) if crop is None else crop
 
 
-PRECISION_PARAM = Param(
-    "precision",
-    str,
-    "auto",
-    "arithmetic of the training steps; auto: bfloat16 where the device has it natively (about twice as fast)",
-    choices=PRECISIONS,
-)
 VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotations and flips: 1 or 8", choices=(1, 8))
 
 

@@ -35,9 +35,10 @@ from torch import nn
 
 from denoisekit.errors import InputError
 from denoisekit.estimate import estimate_sigma
+from denoisekit.precision import use_bfloat16
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import apply_views, train_steps, use_bfloat16
+from denoisekit.zeroshot.single_image import apply_views, train_steps
 
 # Offsets whose distances are compared at once: enough to amortise the top-k, few enough that
 # their (offsets, C, H, W) candidates stay a few hundred MB at 512² RGB.

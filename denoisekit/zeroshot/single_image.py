@@ -7,10 +7,8 @@ from collections.abc import Callable
 
 import torch
 
-from denoisekit.errors import Cancelled, InputError
+from denoisekit.errors import Cancelled
 from denoisekit.registry import Progress
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 # Adam can throw these small networks into a dead state: in one Pixel2Pixel run of twelve on a
 # smooth validation image the sigmoid saturated on every pixel, the loss jumped 30× and never came
@@ -70,19 +68,6 @@ class DivergenceGuard:
                 "average": self.average,
                 "count": self.count,
             }
-
-
-def use_bfloat16(precision: str, device: torch.device | str) -> bool:
-    """Whether training steps run under bfloat16 autocast: as asked, or (``"auto"``) where the
-    device computes bfloat16 natively, a CUDA GPU or a CPU with AVX-512 (oneDNN), where the small
-    convolutions of these networks then run about twice as fast (docs/BENCHMARKS.md)."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
-        return precision == "bfloat16"
-    if torch.device(device).type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()  # torch's own check; no public one on CPU
 
 
 def train_steps(

@@ -29,9 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisekit.errors import InputError
+from denoisekit.precision import use_bfloat16
 from denoisekit.registry import Progress
 from denoisekit.zeroshot.dip import to_image, to_tensor
-from denoisekit.zeroshot.single_image import apply_views, train_steps, use_bfloat16
+from denoisekit.zeroshot.single_image import apply_views, train_steps
 
 
 class ZSN2NNet(nn.Module):
