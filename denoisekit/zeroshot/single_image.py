@@ -12,9 +12,11 @@ from denoisekit.registry import Progress
 
 # Adam can throw these small networks into a dead state: in one Pixel2Pixel run of twelve on a
 # smooth validation image the sigmoid saturated on every pixel, the loss jumped 30× and never came
-# back (5.7 dB). So the parameters and Adam's moments are kept every GUARD_EVERY steps while the
-# smoothed loss is sane, and restored when it has stayed above GUARD_SPIKE times the kept value
-# for GUARD_PATIENCE steps. Shorter spikes pass: one run whose loss spiked and recovered by itself
+# back (5.7 dB). At the full learning rate the hidden activations spike now and then, in float32
+# too; one spike ran away under bfloat16, and a saturated sigmoid passes no gradient to undo it.
+# So the parameters and Adam's moments are kept every GUARD_EVERY steps while the smoothed loss
+# is sane, and restored when it has stayed above GUARD_SPIKE times the kept value for
+# GUARD_PATIENCE steps. Shorter spikes pass: one run whose loss spiked and recovered by itself
 # ended 0.38 dB lower when restored at once (0.66 dB when Adam's moments were also reset).
 GUARD_EVERY = 100
 GUARD_SPIKE = 3.0
