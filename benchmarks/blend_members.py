@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=7000, help="Pixel2Pixel's steps")
     parser.add_argument("--crop", type=int, default=64, help="Pixel2Pixel's crop (ZS-N2N: 128)")
     parser.add_argument("--width", type=int, default=64, help="Pixel2Pixel's hidden channels")
+    parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel's search window side")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="Pixel2Pixel's seeds")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0])
     parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
@@ -37,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     clean = dk.read_image(args.image)[0]
     noisy = dk.benchmark_noise(clean, 25, seed=1)
-    p2p = {"crop": args.crop, "iterations": args.iterations, "width": args.width}
+    p2p = {"crop": args.crop, "iterations": args.iterations, "width": args.width, "window": args.window}
     members = {f"p2p_seed{seed}": ("pixel2pixel", {**p2p, "seed": seed}) for seed in args.seeds}
     members["zs"] = ("zs-n2n", {"crop": 128, "iterations": 1000})
     outputs, seconds = {}, {}
@@ -53,6 +54,7 @@ def main() -> None:
         return round(dk.psnr(clean, quantize_to_bits(image, 8)), 2)
 
     record = {"image": Path(args.image).name, "iterations": args.iterations, "crop": args.crop, "width": args.width}
+    record["window"] = args.window
     record["seconds"] = seconds
     record |= {name: score(out) for name, out in outputs.items()}
     for count in range(1, len(args.seeds) + 1):  # the first `count` seeds averaged, alone and blended

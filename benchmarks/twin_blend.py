@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("images", nargs="+", help="the clean validation images")
     parser.add_argument("--maxima", type=float, nargs="+", default=[0.8, 0.9, 0.95, 1.0])
     parser.add_argument("--radii", type=int, nargs="+", default=[0, 2, 5, 10])
+    parser.add_argument("--window", type=int, default=P2P_WINDOW, help="the members' Pixel2Pixel search window")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -59,7 +60,7 @@ def main() -> None:
         noisy = dk.benchmark_noise(clean, 25, seed=1)
         stem = Path(path).stem
         p2p, zs = (torch.from_numpy(np.load(args.members / f"{stem}_{m}.npy")) for m in ("p2p_seed0", "zs"))
-        _, distances = pixel_bank(to_tensor(noisy, "cpu"), bank=P2P_BANK, window=P2P_WINDOW, patch=7)
+        _, distances = pixel_bank(to_tensor(noisy, "cpu"), bank=P2P_BANK, window=args.window, patch=7)
         twins = bank_sizes(distances, estimate_sigma(noisy), P2P_SIMILARITY)
         record = {"image": Path(path).name, "mean_twins": round(twins.float().mean().item(), 2)}
         record |= blend_scores(clean, p2p, zs, twins, args)
