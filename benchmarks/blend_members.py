@@ -20,15 +20,16 @@ import torch
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
 from denoisekit.precision import PRECISIONS
+from denoisekit.zeroshot.methods import P2P_CPU_CROP, P2P_ITERATIONS, P2P_WINDOW, ZS_CPU_CROP, ZS_ITERATIONS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", help="a clean validation image")
-    parser.add_argument("--iterations", type=int, default=7000, help="Pixel2Pixel's steps")
-    parser.add_argument("--crop", type=int, default=64, help="Pixel2Pixel's crop (ZS-N2N: 128)")
+    parser.add_argument("--iterations", type=int, default=P2P_ITERATIONS, help="Pixel2Pixel's steps")
+    parser.add_argument("--crop", type=int, default=P2P_CPU_CROP, help=f"Pixel2Pixel's crop (ZS-N2N: {ZS_CPU_CROP})")
     parser.add_argument("--width", type=int, default=64, help="Pixel2Pixel's hidden channels")
-    parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel's search window side")
+    parser.add_argument("--window", type=int, default=P2P_WINDOW, help="Pixel2Pixel's search window side")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="Pixel2Pixel's seeds")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0])
     parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
@@ -40,7 +41,7 @@ def main() -> None:
     noisy = dk.benchmark_noise(clean, 25, seed=1)
     p2p = {"crop": args.crop, "iterations": args.iterations, "width": args.width, "window": args.window}
     members = {f"p2p_seed{seed}": ("pixel2pixel", {**p2p, "seed": seed}) for seed in args.seeds}
-    members["zs"] = ("zs-n2n", {"crop": 128, "iterations": 1000})
+    members["zs"] = ("zs-n2n", {"crop": ZS_CPU_CROP, "iterations": ZS_ITERATIONS})
     outputs, seconds = {}, {}
     for name, (method, params) in members.items():
         start = time.perf_counter()

@@ -20,11 +20,10 @@ import numpy as np
 import torch
 
 import denoisekit as dk
-from denoisekit.estimate import estimate_sigma
 from denoisekit.noise import quantize_to_bits
 from denoisekit.zeroshot.dip import to_tensor
 from denoisekit.zeroshot.methods import P2P_BANK, P2P_SIMILARITY, P2P_WINDOW, twin_weights
-from denoisekit.zeroshot.pixel2pixel import bank_sizes, pixel_bank
+from denoisekit.zeroshot.pixel2pixel import twin_bank
 
 
 def blend_scores(
@@ -60,8 +59,8 @@ def main() -> None:
         noisy = dk.benchmark_noise(clean, 25, seed=1)
         stem = Path(path).stem
         p2p, zs = (torch.from_numpy(np.load(args.members / f"{stem}_{m}.npy")) for m in ("p2p_seed0", "zs"))
-        _, distances = pixel_bank(to_tensor(noisy, "cpu"), bank=P2P_BANK, window=args.window, patch=7)
-        twins = bank_sizes(distances, estimate_sigma(noisy), P2P_SIMILARITY)
+        tensor = to_tensor(noisy, "cpu")
+        _, twins = twin_bank(tensor, sigma=None, bank=P2P_BANK, similarity=P2P_SIMILARITY, window=args.window, patch=7)
         record = {"image": Path(path).name, "mean_twins": round(twins.float().mean().item(), 2)}
         record |= blend_scores(clean, p2p, zs, twins, args)
         print(json.dumps(record), flush=True)

@@ -291,8 +291,8 @@ def denoise_file(
     if clean is not None:
         stored = quantize_to_bits(out, min(info.bit_depth, 16))
         report.psnr, report.ssim = psnr(clean, stored), ssim(clean, stored)
-    if history is not None and history.summary():
-        report.detail = history.summary()
+    if history is not None:
+        report.detail = history.summary() or None
     if figures is not None:
         from denoisekit.figures import zero_shot_figures  # matplotlib only when figures are asked for
 

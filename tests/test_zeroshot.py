@@ -287,11 +287,15 @@ def test_bank_sizes_keep_entries_within_twice_the_noise_variance():
     assert (bank_sizes(distances, sigma, similarity=None) == 5).all()
 
 
-def test_textured_pixels_have_fewer_twins_and_lean_on_zs_n2n():
-    # The left half is flat, the right half random texture: only flat pixels find twins.
-    rng = np.random.default_rng(0)
+def flat_and_textured() -> np.ndarray:
+    """A 40² colour image: the left half flat, the right half random texture (no twins there)."""
     clean = np.full((40, 40, 3), 0.5, np.float32)
-    clean[:, 20:] = rng.random((40, 20, 3), dtype=np.float32)
+    clean[:, 20:] = np.random.default_rng(0).random((40, 20, 3), dtype=np.float32)
+    return clean
+
+
+def test_textured_pixels_have_fewer_twins_and_lean_on_zs_n2n():
+    clean = flat_and_textured()
     noisy = torch.from_numpy(dk.add_noise(clean, sigma=25, seed=1)).permute(2, 0, 1)[None]
     _, distances = pixel_bank(noisy, bank=8, window=11, patch=5)
     twins = bank_sizes(distances, 25.0, similarity=1.0)
@@ -304,9 +308,7 @@ def test_textured_pixels_have_fewer_twins_and_lean_on_zs_n2n():
 
 
 def test_zs_blend_reports_its_members_and_share(tmp_path):
-    rng = np.random.default_rng(0)
-    clean = np.full((40, 40, 3), 0.5, np.float32)
-    clean[:, 20:] = rng.random((40, 20, 3), dtype=np.float32)
+    clean = flat_and_textured()
     noisy = dk.add_noise(clean, sigma=25, seed=1)
     history = RunHistory()
     out = dk.denoise(noisy, "zs-blend", 25, iterations=20, zs_iterations=20, reference=clean, history=history)

@@ -506,11 +506,10 @@ def zero_shot_blend_method(
     out = to_image(share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"])
     if history is not None:
         history.method, history.output = "zs-blend", out
-        history.panels |= {name: to_image(member) for name, member in members.items()}
-        history.panels["Pixel2Pixel's share"] = to_image(share)
+        images = {name: to_image(member) for name, member in members.items()}
+        history.panels |= images | {"Pixel2Pixel's share": to_image(share)}
         note = f"Pixel2Pixel's share of the blend: {share.mean().item():.2f} on average"
         if reference is not None:
-            scores = {name: psnr(reference, to_image(member)) for name, member in members.items()}
-            note += "; PSNR " + ", ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
+            note += "; PSNR " + ", ".join(f"{name} {psnr(reference, im):.2f} dB" for name, im in images.items())
         history.notes.append(note)
     return out

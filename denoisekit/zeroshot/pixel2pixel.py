@@ -103,6 +103,18 @@ def bank_sizes(distances: torch.Tensor, sigma: float | None, similarity: float |
     return close.sum(0).clamp(min=2)[None, None]
 
 
+def twin_bank(
+    image: torch.Tensor, *, sigma: float | None, bank: int, similarity: float | None, window: int, patch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's bank (:func:`pixel_bank`) and how many of its entries pairs are drawn from
+    (:func:`bank_sizes`), σ estimated from ``image`` when None and needed."""
+    if similarity is not None and sigma is None:
+        sigma = estimate_sigma(to_image(image))
+    with torch.no_grad():
+        pixels, distances = pixel_bank(image, bank=bank, window=window, patch=patch)
+    return pixels, bank_sizes(distances, sigma, similarity)
+
+
 class Pixel2PixelNet(nn.Module):
     """The original's compact network: five 3×3 convolutions with LeakyReLU, a 1×1, a sigmoid;
     orthogonal weights, zero biases."""
@@ -180,7 +192,7 @@ def train_pixel2pixel(
         Seed of the initialisation, the crops and the pseudo instances.
     precision : str
         ``"auto"``, ``"float32"`` or ``"bfloat16"``: the arithmetic of the training steps (see
-        :func:`~denoisekit.zeroshot.single_image.use_bfloat16`).
+        :func:`~denoisekit.precision.use_bfloat16`).
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
@@ -199,11 +211,7 @@ def train_pixel2pixel(
     if bank > window * window:
         raise InputError(f"pixel2pixel: a {window}×{window} window holds fewer than bank={bank} pixels")
     _, channels, height, width_px = image.shape
-    if similarity is not None and sigma is None:
-        sigma = estimate_sigma(to_image(image))
-    with torch.no_grad():
-        pixels, distances = pixel_bank(image, bank=bank, window=window, patch=patch)
-        sizes = bank_sizes(distances, sigma, similarity)
+    pixels, sizes = twin_bank(image, sigma=sigma, bank=bank, similarity=similarity, window=window, patch=patch)
     generator = torch.Generator(device=image.device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

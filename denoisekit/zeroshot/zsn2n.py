@@ -109,7 +109,7 @@ def train_zs_n2n(
         Seed of the initialisation and of the crops.
     precision : str
         ``"auto"``, ``"float32"`` or ``"bfloat16"``: the arithmetic of the training steps (see
-        :func:`~denoisekit.zeroshot.single_image.use_bfloat16`).
+        :func:`~denoisekit.precision.use_bfloat16`).
     progress : callable, optional
         Called every iteration with ``loss``; returning False raises
         :class:`~denoisekit.errors.Cancelled`.
