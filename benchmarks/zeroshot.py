@@ -33,6 +33,7 @@ from denoisekit.metrics import psnr, ssim
 from denoisekit.noise import benchmark_noise, quantize_to_bits
 from denoisekit.precision import PRECISIONS, use_bfloat16
 from denoisekit.zeroshot.history import RunHistory
+from denoisekit.zeroshot.methods import REFINEMENTS
 
 
 def cpu_model() -> str:
@@ -49,15 +50,15 @@ def cpu_model() -> str:
 def settings(method: str, fields: dict) -> tuple | None:
     """What tells apart two runs of ``method`` besides seed and budget, from a record or the
     arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank,
-    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget and weight,
-    and the trained methods' arithmetic (older records: float32)."""
+    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget, weight and
+    last step (older records: none), and the trained methods' arithmetic (older records: float32)."""
     if method == "dip":
         return (fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)) if fields.get("finest") else None
     precision = fields.get("precision", "float32")
     if method == "pixel2pixel":
         return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0, precision
     if method == "zs-blend":
-        return fields["crop"], fields["zs_iterations"], fields["weight"], precision
+        return fields["crop"], fields["zs_iterations"], fields["weight"], fields.get("refine", "none"), precision
     return fields.get("crop"), precision
 
 
@@ -105,23 +106,27 @@ def run_dip(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed
 
 def run_trained(
     method: str, clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace, seed: int
-) -> tuple[dict, np.ndarray]:
+) -> tuple[dict, np.ndarray, RunHistory | None]:
     """One run of a method that trains a fixed number of steps (``zs-n2n``, ``pixel2pixel``,
-    ``zs-blend``)."""
+    ``zs-blend``). ``zs-blend`` fills a history: its members and share, for the figures (the
+    reference only labels them; the output does not depend on it)."""
     start = time.perf_counter()
     params = {"iterations": budget(method, args), "crop": args.crop, "precision": args.precision, "seed": seed}
+    history, extra = None, {}
     if method == "zs-blend":
-        params |= {"zs_iterations": args.zs_iterations, "weight": args.weight}
+        params |= {"zs_iterations": args.zs_iterations, "weight": args.weight, "refine": args.refine}
+        history = RunHistory()
+        extra = {"reference": clean, "history": history}
     else:
         params |= {"views": args.zs_views}
     if method == "pixel2pixel":
         params |= {"bank": args.bank, "window": args.window, "similarity": args.similarity}
-    out = denoise(noisy, method, device=args.device, **params)
+    out = denoise(noisy, method, device=args.device, **params, **extra)
     seconds = time.perf_counter() - start
     value, structure = _scores(clean, out)
     record = {**params, "psnr": value, "ssim": structure}
     record["seconds"] = record["seconds_no_reference"] = round(seconds, 1)
-    return record, out
+    return record, out, history
 
 
 def budget(method: str, args: argparse.Namespace) -> int:
@@ -186,6 +191,7 @@ def main() -> None:
     parser.add_argument("--similarity", type=float, default=1.0, help="Pixel2Pixel: 0 draws from the whole bank")
     parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel: search window side")
     parser.add_argument("--weight", type=float, help="zs-blend: Pixel2Pixel's share (default: per pixel)")
+    parser.add_argument("--refine", choices=REFINEMENTS, default="wiener", help="zs-blend: its last step")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="ZS-N2N, Pixel2Pixel, zs-blend")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
@@ -217,7 +223,7 @@ def main() -> None:
                     result, history = run_dip(clean, noisy, args, seed)
                     output = history.fits[0].images["picked"]
                 else:
-                    (result, output), history = run_trained(method, clean, noisy, args, seed), None
+                    result, output, history = run_trained(method, clean, noisy, args, seed)
                 record = {"dataset": args.dataset, "image": path.stem, "method": method, "sigma": args.sigma}
                 record |= result | hardware
                 with open(log, "a") as handle:

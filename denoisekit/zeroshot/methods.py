@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisekit.errors import InputError
+from denoisekit.estimate import estimate_sigma
 from denoisekit.metrics import psnr
 from denoisekit.precision import PRECISION_PARAM
 from denoisekit.registry import Param, Progress, register_method
@@ -30,6 +31,7 @@ from denoisekit.zeroshot.pixel2pixel import pixel2pixel, train_pixel2pixel
 from denoisekit.zeroshot.single_image import apply_views
 from denoisekit.zeroshot.skipnet import UPSAMPLE_MODES, SkipConfig
 from denoisekit.zeroshot.stopping import Discrepancy, SelfValidation, StoppingRule, WindowedVariance, holdout_mask
+from denoisekit.zeroshot.wiener import collaborative_wiener
 from denoisekit.zeroshot.zsn2n import denoise_with, train_zs_n2n, zs_n2n
 
 #: No-reference rules first; ``oracle`` returns the best iteration by PSNR (needs the clean image).
@@ -61,6 +63,9 @@ P2P_SIMILARITY = 1.0
 # it gained +0.29 dB on average over the global weight 0.8 on six others, and lost at most 0.01.
 TWIN_WEIGHT = 0.95
 TWIN_RADIUS = 5
+# zs-blend's last step: BM3D's collaborative Wiener filter with the blend as its pilot. On six
+# validation images it gained 0.52 to 0.84 dB (mean +0.61) for about 5 s at 481×321 on 2 cores.
+REFINEMENTS = ("wiener", "none")
 
 #: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
 DIP_PARAMS = (
@@ -437,6 +442,13 @@ def shifted(progress: Progress | None, offset: int, total: int) -> Progress | No
             0.0,
             1.0,
         ),
+        Param(
+            "refine",
+            str,
+            "wiener",
+            "last step: wiener (Wiener-filter groups of similar patches, matched on the blend) or none",
+            choices=REFINEMENTS,
+        ),
         crop_param(f"{P2P_CPU_CROP} for Pixel2Pixel, {ZS_CPU_CROP} for ZS-N2N"),
         PRECISION_PARAM,
         Param("seed", int, 0, "seed of both networks, their crops and their pairs", 0, 2**31 - 1),
@@ -454,6 +466,7 @@ def zero_shot_blend_method(
     iterations: int = P2P_ITERATIONS,
     zs_iterations: int = ZS_ITERATIONS,
     weight: float | None = None,
+    refine: str = "wiener",
     crop: int | None = None,
     precision: str = "auto",
     seed: int = 0,
@@ -465,9 +478,11 @@ def zero_shot_blend_method(
     The two pair pixels differently (similar patches anywhere in a window; the two diagonals of
     each 2×2 block), so their errors differ and a blend beats either (docs/BENCHMARKS.md,
     "Zero-shot"). Pixel2Pixel weighs most where pixels have twins (:func:`twin_weights`), unless
-    ``weight`` fixes its share. ``sigma`` (0–255) sets Pixel2Pixel's similar pixels; estimated if
-    None. A ``history`` receives both members and the share as panels for the figures, and a
-    note with the mean share (and, with a ``reference``, each member's PSNR).
+    ``weight`` fixes its share. With ``refine="wiener"`` the blend is then the pilot of a
+    collaborative Wiener step (:mod:`.wiener`). ``sigma`` (0–255) sets Pixel2Pixel's similar
+    pixels and the Wiener gains; estimated if None. A ``history`` receives both members, the
+    share and the blend as panels for the figures, and a note with the mean share (and, with a
+    ``reference``, the PSNR of each member and of the blend).
 
     Examples
     --------
@@ -479,6 +494,7 @@ def zero_shot_blend_method(
     if min(image.shape[:2]) < 2:
         raise InputError(f"zs-blend needs an image of at least 2×2 pixels, got {image.shape[:2]}")
     tensor, total = to_tensor(image, device), iterations + zs_iterations
+    sigma = estimate_sigma(image) if sigma is None else sigma
     p2p, twins = train_pixel2pixel(
         tensor,
         sigma=sigma,
@@ -503,10 +519,14 @@ def zero_shot_blend_method(
     share = twin_weights(twins, P2P_BANK) if weight is None else torch.full_like(twins, weight, dtype=torch.float32)
     with torch.no_grad():
         members = {"Pixel2Pixel": apply_views(p2p, tensor, 8), "ZS-N2N": denoise_with(zs, tensor, views=8)}
-    out = to_image(share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"])
+        blend = (share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"]).clamp(0, 1)
+        refined = collaborative_wiener(tensor, blend, sigma=sigma / 255) if refine == "wiener" else blend
+    out = to_image(refined)
     if history is not None:
         history.method, history.output = "zs-blend", out
         images = {name: to_image(member) for name, member in members.items()}
+        if refine != "none":
+            images["Blend"] = to_image(blend)
         history.panels |= images | {"Pixel2Pixel's share": to_image(share)}
         note = f"Pixel2Pixel's share of the blend: {share.mean().item():.2f} on average"
         if reference is not None:
