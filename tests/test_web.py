@@ -286,6 +286,19 @@ def test_a_real_zero_shot_method_runs_as_a_job(client):
     assert [p["step"] for p in done["history"]] == [1, 2] and all("loss" in p for p in done["history"])
 
 
+def test_zs_blend_job_shows_its_parts(client):
+    noisy = noisy_pair(32, 32, 3)[1]
+    data = {"method": "zs-blend", "iterations": "2", "zs_iterations": "2", "device": "cpu"}
+    done = wait_final(client, client.post("/api/denoise", files=upload(noisy), data=data).json()["id"], timeout=120)
+    assert done["status"] == "done", done["error"]
+    assert done["panels"] == ["Pixel2Pixel", "ZS-N2N", "Blend", "Pixel2Pixel's share"]
+    for index, channels in enumerate((3, 3, 3, 1)):
+        picture = client.get(done["links"]["images"][f"panel-{index}"])
+        assert picture.status_code == 200 and decode_image(picture.content)[0].shape == (32, 32, channels)
+    assert client.get(f"/api/jobs/{done['id']}/images/panel-4").status_code == 404
+    assert client.get(f"/api/jobs/{done['id']}/images/panel-x").status_code == 422
+
+
 def test_failures_inside_jobs(client, noisy):
     for fail, message in (("input", "the stand-in fit refuses this image"), ("bug", "internal error: RuntimeError")):
         job = client.post("/api/denoise", files=upload(noisy), data={"method": "web-test-fit", "fail": fail}).json()

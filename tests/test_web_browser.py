@@ -95,6 +95,7 @@ def test_upload_denoise_compare_and_download(page, files):
     for spectrum in page.locator("#spectra img").all():
         expect(spectrum).not_to_have_js_property("naturalWidth", 0)
     assert page.locator("#spectra img").count() == 3
+    assert page.is_hidden("[data-view=parts]")  # median combines nothing
 
     with page.expect_download() as download:
         page.click("#download")
@@ -119,6 +120,24 @@ def test_a_long_job_shows_its_curve_and_can_be_cancelled(page, files):
     page.wait_for_selector("#message.warn")
     assert page.text_content("#message") == "Cancelled."
     assert page.is_hidden("#results") and page.is_enabled("#run")
+
+
+def test_zs_blend_shows_the_parts_it_combined(page, files):
+    page.set_input_files("#file", str(files[0]))
+    page.select_option("#method", "zs-blend")
+    page.fill("#param-iterations", "2")
+    page.fill("#param-zs_iterations", "2")
+    page.click("#run")
+    page.wait_for_selector("#results:not([hidden])", timeout=120_000)
+    page.click("[data-view=parts]")
+    captions = page.locator("#parts figcaption").all_text_contents()
+    assert captions == ["Pixel2Pixel", "ZS-N2N", "Blend", "Pixel2Pixel's share"]
+    for part in page.locator("#parts img").all():
+        expect(part).to_have_js_property("naturalWidth", 96)
+    page.select_option("#method", "median")
+    page.click("#run")
+    page.wait_for_selector("#results:not([hidden])")
+    assert page.is_hidden("[data-view=parts]") and page.is_visible("#view-compare")  # back from a tab now gone
 
 
 def test_refusals_are_shown_in_words(page, tmp_path):

@@ -33,12 +33,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
@@ -56,6 +56,7 @@ from denoisekit.registry import MethodSpec, Param, get_method, list_methods, res
 from denoisekit.validation import check_sigma
 from denoisekit.web.jobs import Busy, Job, JobStore, Lane
 from denoisekit.web.render import preview_png, spectrum, spectrum_png
+from denoisekit.zeroshot.history import RunHistory
 
 #: Families whose methods make one pass over the image (seconds): a request waits for them.
 #: Any other family (zero-shot fits such as DIP and ZS-N2N, architecture searches) runs as a
@@ -115,15 +116,10 @@ class ErrorBody(BaseModel):
     error: str
 
 
-class ImageName(str, Enum):
-    """The pictures a job can show: previews (8-bit PNG) and log-magnitude spectra."""
-
-    input = "input"
-    output = "output"
-    reference = "reference"
-    input_spectrum = "input-spectrum"
-    output_spectrum = "output-spectrum"
-    reference_spectrum = "reference-spectrum"
+#: The pictures a job can show: previews (8-bit PNG) of ``input``, ``output`` and ``reference``,
+#: their log-magnitude spectra (``*-spectrum``), and ``panel-N``: the parts a method combined
+#: (``zs-blend``'s members, blend and share), titled by the job's ``panels``.
+IMAGE_NAME = r"^(input|output|reference)(-spectrum)?$|^panel-[0-9]{1,2}$"
 
 
 @dataclass
@@ -341,6 +337,7 @@ def _denoise(job: Job) -> None:
         job.publish(sigma_estimate=estimate)
     job.publish(sigma=sigma)
     start = time.perf_counter()
+    history = RunHistory() if spec.uses_reference else None
     out = api.denoise(
         task.image,
         task.method,
@@ -348,6 +345,7 @@ def _denoise(job: Job) -> None:
         device=task.device,
         progress=job.progress,
         reference=task.reference,  # zero-shot fits then report PSNR per iteration: the live curve
+        history=history,
         **task.params,
     )
     seconds = time.perf_counter() - start
@@ -363,6 +361,9 @@ def _denoise(job: Job) -> None:
         "output": (preview_png(stored), "image/png"),
         "output-spectrum": (spectrum_png(spectrum(stored), high), "image/png"),
     }
+    panels = history.panels if history is not None else {}
+    files |= {f"panel-{index}": (preview_png(image), "image/png") for index, image in enumerate(panels.values())}
+    facts["panels"] = list(panels)  # the titles of panel-0, panel-1, ...
     job.publish(files=files, **facts)
 
 
@@ -567,12 +568,13 @@ async def job_result(request: Request, job_id: str) -> Response:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}},
 )
-async def job_image(request: Request, job_id: str, name: ImageName) -> Response:
-    """An 8-bit PNG preview (``input``, ``output``, ``reference``) or log-magnitude spectrum (``*-spectrum``)."""
+async def job_image(request: Request, job_id: str, name: Annotated[str, FastAPIPath(pattern=IMAGE_NAME)]) -> Response:
+    """An 8-bit PNG preview (``input``, ``output``, ``reference``), a log-magnitude spectrum
+    (``*-spectrum``) or a part the method combined (``panel-N``, titled by the job's ``panels``)."""
     job = _job(request, job_id)
-    if name.value not in job.files:
-        raise HTTPException(404, f"job {job_id!r} has no {name.value} image (yet)")
-    content, media_type = job.files[name.value]
+    if name not in job.files:
+        raise HTTPException(404, f"job {job_id!r} has no {name} image (yet)")
+    content, media_type = job.files[name]
     return Response(content, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -6,8 +6,9 @@
 ``zsn2n``        Zero-Shot Noise2Noise
 ``pixel2pixel``  Pixel2Pixel: Noise2Noise between pixels of similar patches
 ``single_image`` the Adam loop and 8-view average ZS-N2N and Pixel2Pixel share
+``wiener``       BM3D's collaborative Wiener step guided by a first estimate (zs-blend's last step)
 ``history``      the per-iteration record of a fit (NumPy only: figures and the CLI read it)
-``methods``      registers ``dip``, ``zs-n2n`` and ``pixel2pixel``
+``methods``      registers ``dip``, ``zs-n2n``, ``pixel2pixel`` and ``zs-blend``
 
 Importing this package does not import torch; its modules (except ``history``) do.
 """

@@ -429,7 +429,7 @@ def shifted(progress: Progress | None, offset: int, total: int) -> Progress | No
 @register_method(
     "zs-blend",
     family="zero-shot",
-    summary="Pixel2Pixel and ZS-N2N trained on the image, their outputs blended: the strongest zero-shot",
+    summary="Pixel2Pixel and ZS-N2N trained on the image, blended, then Wiener-filtered: the strongest zero-shot",
     params=(
         Param("iterations", int, P2P_ITERATIONS, "Pixel2Pixel's Adam steps", 1, 100_000),
         Param("zs_iterations", int, ZS_ITERATIONS, "ZS-N2N's Adam steps", 1, 100_000),

@@ -181,6 +181,7 @@ async function chooseImage(file) {
   state.file = file;
   state.job = null;
   $("results").hidden = true;
+  showParts({});
   $("curve-box").hidden = true;
   $("run").disabled = !state.methods.length;
   say("");
@@ -235,6 +236,7 @@ async function run() {
   state.clock = null;
   $("run").disabled = true;
   $("results").hidden = true;
+  showParts({});
   $("curve-box").hidden = true;
   say("Uploading…");
   showProgress(true, null);
@@ -356,6 +358,7 @@ function showResult(job) {
   delete $("before").dataset.server;
   showImages({ before: images.input, after: images.output, reference: images.reference });
   showSpectra(images);
+  showParts(job);
   const stat = (name, value, note = "", className = "") =>
     el("div", { className: "stat" }, el("span", { className: "name", textContent: name }),
       el("span", { className: `value ${className}`, textContent: value }), el("span", { className: "note", textContent: note }));
@@ -390,6 +393,14 @@ function showSpectra(images) {
     const url = images[`${name}-spectrum`];
     if (url) box.append(el("figure", {}, el("img", { src: url, alt: `${title} spectrum` }), el("figcaption", { textContent: title })));
   }
+}
+
+function showParts(job) {
+  const titles = job.panels || [];
+  $("parts").replaceChildren(...titles.map((title, index) =>
+    el("figure", {}, el("img", { src: job.links.images[`panel-${index}`], alt: title }), el("figcaption", { textContent: title }))));
+  $("parts-tab").hidden = !titles.length;
+  if (!titles.length && state.view.name === "parts") selectView("compare");
 }
 
 // ---------------------------------------------------------------- the curve
@@ -484,8 +495,8 @@ function selectView(name) {
   state.view.name = name;
   for (const tab of document.querySelectorAll(".tabs [data-view]")) tab.setAttribute("aria-selected", String(tab.dataset.view === name));
   const started = $("empty").hidden;
-  for (const view of ["compare", "side", "spectra"]) $(`view-${view}`).hidden = !started || view !== name;
-  document.querySelector(".zoom").hidden = name === "spectra";
+  for (const view of ["compare", "side", "spectra", "parts"]) $(`view-${view}`).hidden = !started || view !== name;
+  document.querySelector(".zoom").hidden = name === "spectra" || name === "parts";
   if (state.view.fitted) fit(); else applyView();
 }
 
