@@ -63,8 +63,9 @@ def grid(length: int) -> torch.Tensor:
 
 
 def match(pilot: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, group: int, window: int) -> torch.Tensor:
-    """The top-left corners ``(2, R, group)`` of the ``group`` patches of ``pilot`` ``(H, W)``
-    closest to each reference patch (the grid of ``rows`` × ``cols``), the reference itself first."""
+    """The top-left corners ``(2, group, R)`` of the ``group`` patches of ``pilot`` ``(H, W)``
+    closest to each of the ``R`` reference patches (the grid of ``rows`` × ``cols``), the
+    reference itself first."""
     height, width = pilot.shape
     reach = window // 2
     ref_y, ref_x = torch.meshgrid(rows, cols, indexing="ij")
@@ -150,10 +151,10 @@ def collaborative_wiener(
     denominator = torch.zeros(height * width, device=device)
     for start in range(0, corners.shape[2], REFERENCE_CHUNK):
         ys, xs = corners[0, :, start : start + REFERENCE_CHUNK], corners[1, :, start : start + REFERENCE_CHUNK]
-        # (group, R, PATCH, PATCH) pixel indices of every patch of every group
+        # The flat pixel indices of every patch of every group, (group, R, PATCH²)
         pixel_y = ys[..., None, None] + steps[:, None]
         pixel_x = xs[..., None, None] + steps[None, :]
-        index = (pixel_y * width + pixel_x).flatten(2)  # (group, R, PATCH²)
+        index = (pixel_y * width + pixel_x).flatten(2)
         flat, shape = index.reshape(-1), (channels, *index.shape)
 
         noisy_t = transform(noisy_o.reshape(channels, -1)[:, flat].reshape(shape))
