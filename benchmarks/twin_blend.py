@@ -7,7 +7,8 @@ recomputed from the same noisy image, σ estimated, as ``zs-blend`` does. Rule `
 Pixel2Pixel's share is ``M × (twins − 2) / (bank − 2)``, box-averaged over ``(2R + 1)²``
 pixels (:func:`~denoisekit.zeroshot.methods.twin_weights`). ``wiener`` is ``zs-blend``'s output:
 the default rule's blend refined by the collaborative Wiener step (:mod:`denoisekit.zeroshot.wiener`);
-``--bm3d`` adds the classical reference on the same noisy image.
+``p2p_wiener`` and ``zs_wiener`` are the members refined alone (``pixel2pixel`` and ``zs-n2n``'s
+outputs); ``--bm3d`` adds the classical reference on the same noisy image.
 
     python benchmarks/twin_blend.py DIR ../shared/data/color_train/106025.jpg ../shared/data/misc/snail.jpg
 """
@@ -56,11 +57,15 @@ def blend_scores(
         for radius in args.radii:
             share = twin_weights(twins, P2P_BANK, maximum=maximum, radius=radius)
             scores[f"twins{maximum}_r{radius}"] = score(share)
-    pilot = to_tensor(blend(twin_weights(twins, P2P_BANK)).clamp(0, 1).numpy(), "cpu")
-    start = time.perf_counter()
-    refined = collaborative_wiener(to_tensor(noisy, "cpu"), pilot, sigma=estimate_sigma(noisy) / 255)
-    scores["wiener_seconds"] = round(time.perf_counter() - start, 1)
-    scores["wiener"] = measure(to_image(refined))
+    sigma = estimate_sigma(noisy) / 255
+    pilots = {"wiener": blend(twin_weights(twins, P2P_BANK)), "p2p_wiener": p2p, "zs_wiener": zs}
+    for name, pilot in pilots.items():
+        start = time.perf_counter()
+        refined = collaborative_wiener(
+            to_tensor(noisy, "cpu"), to_tensor(pilot.clamp(0, 1).numpy(), "cpu"), sigma=sigma
+        )
+        scores[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
+        scores[name] = measure(to_image(refined))
     if args.bm3d:
         scores["bm3d"] = measure(dk.denoise(noisy, "bm3d", estimate_sigma(noisy)))
     return scores
@@ -89,7 +94,7 @@ def main() -> None:
         record |= blend_scores(clean, noisy, p2p, zs, twins, args)
         print(json.dumps(record), flush=True)
         records.append(record)
-    rules = [key for key in records[0] if key not in ("image", "mean_twins", "wiener_seconds")]
+    rules = [key for key in records[0] if key not in ("image", "mean_twins") and not key.endswith("_seconds")]
     print(json.dumps({"mean": {rule: round(float(np.mean([r[rule] for r in records])), 3) for rule in rules}}))
 
 

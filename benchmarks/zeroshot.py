@@ -50,16 +50,16 @@ def cpu_model() -> str:
 def settings(method: str, fields: dict) -> tuple | None:
     """What tells apart two runs of ``method`` besides seed and budget, from a record or the
     arguments: DIP's network shape (older records: depth 5, unshuffle 1), Pixel2Pixel's crop, bank,
-    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget, weight and
-    last step (older records: none), and the trained methods' arithmetic (older records: float32)."""
+    window and similarity (older records: 0, the whole bank), the blend's ZS-N2N budget and weight,
+    and the trained methods' last step (older records: none) and arithmetic (older records: float32)."""
     if method == "dip":
         return (fields["finest"], fields.get("depth", 5), fields.get("unshuffle", 1)) if fields.get("finest") else None
-    precision = fields.get("precision", "float32")
+    precision, refine = fields.get("precision", "float32"), fields.get("refine", "none")
     if method == "pixel2pixel":
-        return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0, precision
+        return fields["crop"], fields["bank"], fields["window"], fields.get("similarity") or 0, refine, precision
     if method == "zs-blend":
-        return fields["crop"], fields["zs_iterations"], fields["weight"], fields.get("refine", "none"), precision
-    return fields.get("crop"), precision
+        return fields["crop"], fields["zs_iterations"], fields["weight"], refine, precision
+    return fields.get("crop"), refine, precision
 
 
 def _scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
@@ -112,9 +112,10 @@ def run_trained(
     reference only labels them; the output does not depend on it)."""
     start = time.perf_counter()
     params = {"iterations": budget(method, args), "crop": args.crop, "precision": args.precision, "seed": seed}
+    params["refine"] = args.refine
     history, extra = None, {}
     if method == "zs-blend":
-        params |= {"zs_iterations": args.zs_iterations, "weight": args.weight, "refine": args.refine}
+        params |= {"zs_iterations": args.zs_iterations, "weight": args.weight}
         history = RunHistory()
         extra = {"reference": clean, "history": history}
     else:
@@ -191,7 +192,9 @@ def main() -> None:
     parser.add_argument("--similarity", type=float, default=1.0, help="Pixel2Pixel: 0 draws from the whole bank")
     parser.add_argument("--window", type=int, default=31, help="Pixel2Pixel: search window side")
     parser.add_argument("--weight", type=float, help="zs-blend: Pixel2Pixel's share (default: per pixel)")
-    parser.add_argument("--refine", choices=REFINEMENTS, default="wiener", help="zs-blend: its last step")
+    parser.add_argument(
+        "--refine", choices=REFINEMENTS, default="wiener", help="ZS-N2N, Pixel2Pixel, zs-blend: the last step"
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="ZS-N2N, Pixel2Pixel, zs-blend")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")

@@ -86,9 +86,9 @@ def _sample(windows: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _pca_sigma(channel: np.ndarray) -> float:
     p = _PATCH
-    windows = sliding_window_view(channel, (p, p))
-    if windows.shape[0] * windows.shape[1] < 4 * _DIM:
+    if min(channel.shape) < p or (channel.shape[0] - p + 1) * (channel.shape[1] - p + 1) < 4 * _DIM:
         raise InputError(f"image {channel.shape} is too small for the 'pca' noise estimator (20×20 at least)")
+    windows = sliding_window_view(channel, (p, p))
     # Gradient energy (from the differences that fit inside it) and mean of every patch, by box
     # sums: cheap, and thinning only the selected patches keeps the most useful ones.
     grad_h = ((channel[:, 2:] - channel[:, :-2]) / 2) ** 2

@@ -74,6 +74,7 @@ def test_uint8_input_is_the_same_image():
         (np.zeros((2, 32, 32, 1)), "wavelet"),
         (np.zeros((32, 32)) + 200.0, "pca"),  # 0–255 floats
         (np.zeros((12, 12)), "pca"),  # too few patches
+        (np.zeros((1, 400)), "pca"),  # thinner than a patch (a crash before)
         (np.zeros((32, 32)), "bm3d"),
         ([[0.5]], "pca"),
     ],

@@ -63,9 +63,19 @@ P2P_SIMILARITY = 1.0
 # it gained +0.29 dB on average over the global weight 0.8 on six others, and lost at most 0.01.
 TWIN_WEIGHT = 0.95
 TWIN_RADIUS = 5
-# zs-blend's last step: BM3D's collaborative Wiener filter with the blend as its pilot. On six
-# validation images it gained 0.52 to 0.84 dB (mean +0.61) for about 5 s at 481×321 on 2 cores.
+# The trained zero-shot methods' last step: BM3D's collaborative Wiener filter with the network's
+# output as its pilot (docs/BENCHMARKS.md, session 13). On 17 validation images every one gained:
+# zs-blend +0.44 to +0.61 dB on average per set, Pixel2Pixel +0.66 to +1.11, ZS-N2N +1.05 to +1.55,
+# for about 5 s at 512² RGB on 2 cores. A strong pilot gains nothing: after the shipped network it
+# lost 0.30 dB, so the supervised networks do not offer it.
 REFINEMENTS = ("wiener", "none")
+REFINE_PARAM = Param(
+    "refine",
+    str,
+    "wiener",
+    "last step: wiener (Wiener-filter groups of similar noisy patches, matched on the network's output) or none",
+    choices=REFINEMENTS,
+)
 
 #: ``dip``'s parameters; ``nas-dip`` takes those that do not describe the skip network.
 DIP_PARAMS = (
@@ -277,17 +287,17 @@ VIEWS_PARAM = Param("views", int, 8, "outputs averaged over the image's rotation
 @register_method(
     "zs-n2n",
     family="zero-shot",
-    summary="Zero-Shot Noise2Noise: a tiny network trained on the image's two downsampled halves",
+    summary="Zero-Shot Noise2Noise: a tiny network trained on the image's two downsampled halves, then Wiener-filtered",
     params=(
         Param("iterations", int, ZS_ITERATIONS, "Adam steps (the learning rate halves after half of them)", 1, 100_000),
         Param("lr", float, 1e-3, "initial Adam learning rate", 1e-6, 1.0),
         Param("width", int, 48, "channels of the two hidden layers", 1, 512),
         crop_param(str(ZS_CPU_CROP)),
         VIEWS_PARAM,
+        REFINE_PARAM,
         PRECISION_PARAM,
         Param("seed", int, 0, "seed of the initialisation and the crops", 0, 2**31 - 1),
     ),
-    uses_sigma=False,
     uses_device=True,
     bytes_per_pixel=512,
 )
@@ -302,21 +312,23 @@ def zs_n2n_method(
     width: int = 48,
     crop: int | None = None,
     views: int = 8,
+    refine: str = "wiener",
     precision: str = "auto",
     seed: int = 0,
 ) -> np.ndarray:
-    """Zero-Shot Noise2Noise (see :mod:`denoisekit.zeroshot.zsn2n`); ``sigma`` is not used.
+    """Zero-Shot Noise2Noise (see :mod:`denoisekit.zeroshot.zsn2n`), then the ``refine`` step
+    (:func:`refined`); ``sigma`` (0–255, estimated if None) is only the Wiener step's.
 
     Examples
     --------
     >>> import numpy as np
     >>> noisy = np.random.default_rng(0).random((16, 16, 1), dtype=np.float32)
-    >>> zs_n2n_method(noisy, None, iterations=2).shape
+    >>> zs_n2n_method(noisy, 25.0, iterations=2).shape
     (16, 16, 1)
     """
     if min(image.shape[:2]) < 2:
         raise InputError(f"zs-n2n needs an image of at least 2×2 pixels, got {image.shape[:2]}")
-    return zs_n2n(
+    out = zs_n2n(
         image,
         iterations=iterations,
         lr=lr,
@@ -328,6 +340,7 @@ def zs_n2n_method(
         device=device,
         progress=progress,
     )
+    return refined(image, out, sigma, refine, device)
 
 
 P2P_PARAMS = (
@@ -348,6 +361,7 @@ P2P_PARAMS = (
     Param("width", int, 64, "channels of the hidden layers", 1, 512),
     crop_param(str(P2P_CPU_CROP)),
     VIEWS_PARAM,
+    REFINE_PARAM,
     PRECISION_PARAM,
     Param("seed", int, 0, "seed of the initialisation, the crops and the pseudo instances", 0, 2**31 - 1),
 )
@@ -356,7 +370,7 @@ P2P_PARAMS = (
 @register_method(
     "pixel2pixel",
     family="zero-shot",
-    summary="Pixel2Pixel: Noise2Noise between pseudo instances drawn from each pixel's most similar pixels",
+    summary="Pixel2Pixel: Noise2Noise between pseudo instances of the image from similar pixels, then Wiener-filtered",
     params=P2P_PARAMS,
     uses_device=True,
     bytes_per_pixel=2048,
@@ -376,11 +390,13 @@ def pixel2pixel_method(
     width: int = 64,
     crop: int | None = None,
     views: int = 8,
+    refine: str = "wiener",
     precision: str = "auto",
     seed: int = 0,
 ) -> np.ndarray:
-    """Pixel2Pixel (see :mod:`denoisekit.zeroshot.pixel2pixel`); ``sigma`` (0–255) sets which
-    bank pixels count as similar.
+    """Pixel2Pixel (see :mod:`denoisekit.zeroshot.pixel2pixel`), then the ``refine`` step
+    (:func:`refined`); ``sigma`` (0–255, estimated if None) sets which bank pixels count as
+    similar, and the Wiener gains.
 
     Examples
     --------
@@ -389,7 +405,8 @@ def pixel2pixel_method(
     >>> pixel2pixel_method(noisy, 25.0, iterations=2, window=5, patch=3).shape
     (16, 16, 1)
     """
-    return pixel2pixel(
+    sigma = estimate_sigma(image) if sigma is None else sigma
+    out = pixel2pixel(
         image,
         sigma=sigma,
         iterations=iterations,
@@ -406,6 +423,17 @@ def pixel2pixel_method(
         device=device,
         progress=progress,
     )
+    return refined(image, out, sigma, refine, device)
+
+
+def refined(image: np.ndarray, estimate: np.ndarray, sigma: float | None, refine: str, device: str) -> np.ndarray:
+    """``estimate`` of the noisy ``image``, or with ``refine="wiener"`` the collaborative Wiener
+    step's output with it as the pilot (:mod:`.wiener`); ``sigma`` (0–255) is estimated from
+    ``image`` if None."""
+    if refine == "none":
+        return estimate
+    sigma = estimate_sigma(image) if sigma is None else sigma
+    return to_image(collaborative_wiener(to_tensor(image, device), to_tensor(estimate, device), sigma=sigma / 255))
 
 
 def twin_weights(
@@ -479,7 +507,7 @@ def zero_shot_blend_method(
     each 2×2 block), so their errors differ and a blend beats either (docs/BENCHMARKS.md,
     "Zero-shot"). Pixel2Pixel weighs most where pixels have twins (:func:`twin_weights`), unless
     ``weight`` fixes its share. With ``refine="wiener"`` the blend is then the pilot of a
-    collaborative Wiener step (:mod:`.wiener`). ``sigma`` (0–255) sets Pixel2Pixel's similar
+    collaborative Wiener step (:func:`refined`). ``sigma`` (0–255) sets Pixel2Pixel's similar
     pixels and the Wiener gains; estimated if None. A ``history`` receives both members, the
     share and the blend as panels for the figures, and a note with the mean share (and, with a
     ``reference``, the PSNR of each member and of the blend).
@@ -519,14 +547,13 @@ def zero_shot_blend_method(
     share = twin_weights(twins, P2P_BANK) if weight is None else torch.full_like(twins, weight, dtype=torch.float32)
     with torch.no_grad():
         members = {"Pixel2Pixel": apply_views(p2p, tensor, 8), "ZS-N2N": denoise_with(zs, tensor, views=8)}
-        blend = (share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"]).clamp(0, 1)
-        refined = collaborative_wiener(tensor, blend, sigma=sigma / 255) if refine == "wiener" else blend
-    out = to_image(refined)
+        blend = to_image(share * members["Pixel2Pixel"] + (1 - share) * members["ZS-N2N"])
+    out = refined(image, blend, sigma, refine, device)
     if history is not None:
         history.method, history.output = "zs-blend", out
         images = {name: to_image(member) for name, member in members.items()}
         if refine != "none":
-            images["Blend"] = to_image(blend)
+            images["Blend"] = blend
         history.panels |= images | {"Pixel2Pixel's share": to_image(share)}
         note = f"Pixel2Pixel's share of the blend: {share.mean().item():.2f} on average"
         if reference is not None:
