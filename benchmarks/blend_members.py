@@ -40,8 +40,9 @@ def main() -> None:
     clean = dk.read_image(args.image)[0]
     noisy = dk.benchmark_noise(clean, 25, seed=1)
     p2p = {"crop": args.crop, "iterations": args.iterations, "width": args.width, "window": args.window}
-    members = {f"p2p_seed{seed}": ("pixel2pixel", {**p2p, "seed": seed}) for seed in args.seeds}
-    members["zs"] = ("zs-n2n", {"crop": ZS_CPU_CROP, "iterations": ZS_ITERATIONS})
+    # The networks' own outputs: the members zs-blend blends, before any Wiener step.
+    members = {f"p2p_seed{seed}": ("pixel2pixel", {**p2p, "seed": seed, "refine": "none"}) for seed in args.seeds}
+    members["zs"] = ("zs-n2n", {"crop": ZS_CPU_CROP, "iterations": ZS_ITERATIONS, "refine": "none"})
     outputs, seconds = {}, {}
     for name, (method, params) in members.items():
         start = time.perf_counter()

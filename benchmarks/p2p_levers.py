@@ -20,6 +20,7 @@ import torch
 import denoisekit as dk
 from denoisekit.noise import quantize_to_bits
 from denoisekit.precision import PRECISIONS
+from denoisekit.zeroshot.methods import REFINEMENTS
 
 
 def main() -> None:
@@ -35,6 +36,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64, help="pixel2pixel only")
     parser.add_argument("--zs-iterations", type=int, default=1000, help="zs-blend only")
     parser.add_argument("--weight", type=float, help="zs-blend only: Pixel2Pixel's share (default: per pixel)")
+    parser.add_argument(
+        "--refine", choices=REFINEMENTS, default="none", help="the last step (records before session 13: none)"
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -47,7 +51,7 @@ def main() -> None:
         settings = {"crop": args.crop}
     else:
         settings = {"crop": args.crop, "zs_iterations": args.zs_iterations, "weight": args.weight}
-    settings["precision"] = args.precision
+    settings |= {"refine": args.refine, "precision": args.precision}
     for iterations in args.iterations:
         start = time.perf_counter()
         out = dk.denoise(noisy, args.method, iterations=iterations, **settings)

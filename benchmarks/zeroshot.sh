@@ -11,7 +11,7 @@ F16="$DATA/misc/F16_GT.png"
 TIFFS="$DATA/misc/sailboat_4.2.06.tiff $DATA/misc/airplane_f16_4.2.05.tiff"
 run() { python benchmarks/zeroshot.py --threads 1 --out "$OUT" "$@"; }
 # shellcheck disable=SC2086  # the image lists are meant to split
-run --dataset misc --images $F16 $TIFFS --methods zs-n2n --zs-iterations 1000 --crop 128 --figures
+run --dataset misc --images $F16 $TIFFS --methods zs-n2n --zs-iterations 1000 --crop 128 --refine none --figures
 run --dataset misc --images $F16 "$DATA/misc/sailboat_4.2.06.tiff" --methods dip --dip-iterations 800 --figures
-run --dataset set12 --images $SET12 --methods zs-n2n --zs-iterations 1000 --crop 128
+run --dataset set12 --images $SET12 --methods zs-n2n --zs-iterations 1000 --crop 128 --refine none
 run --dataset set12 --images $SET12 --methods dip --dip-iterations 800
